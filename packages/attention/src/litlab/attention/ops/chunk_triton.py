@@ -1,0 +1,267 @@
+"""Lightning Attention-2 with fused Triton kernels (arXiv 2401.04658, Algorithms 1-2): autograd Function
+and launch logic. The kernels are in ``triton_fwd.py`` / ``triton_bwd.py``; the segment scheme that keeps
+the GPU full for long sequences with few heads is described in ``triton_common.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import triton
+
+from litlab.attention.ops import triton_bwd, triton_fwd
+from litlab.attention.ops.triton_common import pad
+
+INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
+
+
+@dataclass
+class Plan:
+    """How the token axis is cut: N sequences, items = (sequence, segment) pairs, chunk C, segment SEG."""
+
+    n_seq: int
+    t: int  # tokens per sequence (uniform batch) or total packed tokens (varlen)
+    chunk: int
+    seg: int
+    g: int  # segments per sequence (uniform batch); 0 with cu_seqlens
+    items: torch.Tensor | None  # int32 [num_items, 2] = (sequence, segment) with cu_seqlens
+    num_items: int
+    use_seg: bool
+
+
+def _target_programs(device: torch.device) -> int:
+    if device.type != "cuda":
+        return 1
+    return 4 * torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def make_plan(b, t, h, tiles, cu_seqlens, chunk, seg, device) -> Plan:
+    """Cut sequences into segments of ``seg`` tokens (a multiple of ``chunk``). seg=None picks the longest
+    segment for which items * H * tiles still fills the GPU (one segment per sequence when B*H is large)."""
+    lens = None if cu_seqlens is None else (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
+    n_seq = b if lens is None else len(lens)
+    if seg is None:
+        want = _target_programs(device)
+        if lens is None:
+            g = min(triton.cdiv(want, b * h * tiles), triton.cdiv(t, chunk))
+            seg = triton.cdiv(triton.cdiv(t, g), chunk) * chunk
+        else:
+            seg = triton.cdiv(max(1, t * h * tiles // want), chunk) * chunk
+    elif seg < 1 or seg % chunk:
+        raise ValueError(f"segment_len: got {seg}, expected a positive multiple of chunk_size {chunk}")
+    if lens is None:
+        g = triton.cdiv(t, seg)
+        return Plan(n_seq, t, chunk, seg, g, None, b * g, g > 1)
+    pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, triton.cdiv(ln, seg)))]
+    items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
+    return Plan(n_seq, t, chunk, seg, 0, items, len(pairs), len(pairs) > n_seq)
+
+
+def _common(plan: Plan, cu, h, kd, ed, has_decay):
+    items = plan.items if plan.items is not None else cu  # any pointer when unused
+    return dict(
+        items=items,
+        cu=cu,
+        T=plan.t,
+        H=h,
+        KD=kd,
+        ED=ed,
+        C=plan.chunk,
+        SEG=plan.seg,
+        G=plan.g,
+        VARLEN=plan.items is not None,
+        HAS_DECAY=has_decay,
+    )
+
+
+def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
+    b, t, h, kd = q.shape
+    ed = v.shape[-1]
+    kp, ep = pad(kd), pad(ed)
+    be = min(ep, max(16, 8192 // kp))
+    ne = triton.cdiv(ed, be)
+    ieee = q.dtype == torch.float32
+    com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None)
+    dec = decay if decay is not None else q
+    L = None
+    if plan.use_seg:
+        L = torch.empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
+        triton_fwd.seg_state_kernel[(ne * h * plan.num_items,)](
+            k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com
+        )
+    o = torch.empty(b, t, h, ed, dtype=q.dtype, device=q.device)
+    st = torch.empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
+    triton_fwd.fwd_kernel[(ne * h * plan.num_items,)](
+        q,
+        k,
+        v,
+        o,
+        dec,
+        s0 if s0 is not None else q,
+        L if L is not None else q,
+        st if st is not None else q,
+        scale=scale,
+        BK=kp,
+        BE=be,
+        NE=ne,
+        HAS_S0=s0 is not None,
+        USE_SEG=plan.use_seg,
+        STORE_ST=store_st,
+        IEEE=ieee,
+        **com,
+    )
+    return o, st, L
+
+
+def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: bool, s0_grad: bool):
+    b, t, h, kd = q.shape
+    ed = v.shape[-1]
+    kp, ep = pad(kd), pad(ed)
+    bk = min(kp, max(16, 8192 // ep))
+    be = min(ep, max(16, 8192 // kp))
+    nk, ne = triton.cdiv(kd, bk), triton.cdiv(ed, be)
+    ieee = q.dtype == torch.float32
+    com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None)
+    dec = decay if decay is not None else q
+    dummy = q
+    M = None
+    if plan.use_seg:
+        M = torch.empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
+        triton_bwd.seg_grad_kernel[(ne * h * plan.num_items,)](
+            q, do, dec, M, scale=scale, BK=kp, BE=be, NE=ne, IEEE=ieee, **com
+        )
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    ds0 = torch.empty_like(s0) if s0_grad else None
+    n_k = nk * h * plan.num_items
+    dsq = torch.empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
+    dsk = torch.empty_like(dsq)
+    seg_args = dict(USE_SEG=plan.use_seg, IEEE=ieee, **com)
+    triton_bwd.dq_kernel[(n_k,)](
+        q,
+        k,
+        v,
+        do,
+        dq,
+        dec,
+        s0 if s0 is not None else dummy,
+        L if L is not None else dummy,
+        dsq,
+        scale=scale,
+        BK=bk,
+        BE=ep,
+        NK=nk,
+        HAS_S0=s0 is not None,
+        DECAY_GRAD=decay_grad,
+        **seg_args,
+    )
+    triton_bwd.dk_kernel[(n_k,)](
+        q,
+        k,
+        v,
+        do,
+        dk,
+        dec,
+        dst if dst is not None else dummy,
+        M if M is not None else dummy,
+        ds0 if ds0 is not None else dummy,
+        dsk,
+        scale=scale,
+        BK=bk,
+        BE=ep,
+        NK=nk,
+        HAS_DST=dst is not None,
+        STORE_DS0=s0_grad,
+        DECAY_GRAD=decay_grad,
+        **seg_args,
+    )
+    triton_bwd.dv_kernel[(ne * h * plan.num_items,)](
+        q,
+        k,
+        do,
+        dv,
+        dec,
+        dst if dst is not None else dummy,
+        M if M is not None else dummy,
+        scale=scale,
+        BK=kp,
+        BE=be,
+        NE=ne,
+        HAS_DST=dst is not None,
+        **seg_args,
+    )
+    ddecay = None
+    if decay_grad:
+        part = (dsq.view(plan.num_items, h, nk).double() - dsk.view(plan.num_items, h, nk).double()).sum(
+            (0, 2)
+        )
+        ddecay = -part
+        if dst is not None:
+            lens = torch.full((plan.n_seq,), t, device=q.device) if cu is None else cu[1:] - cu[:-1]
+            ddecay = ddecay - ((dst.double() * st.double()).sum((2, 3)) * lens[:, None]).sum(0)
+        ddecay = ddecay.to(decay.dtype)
+    return dq, dk, dv, ddecay, ds0
+
+
+class LightningAttnFunction(torch.autograd.Function):
+    """o, S_T = lightning attention of contiguous q, k, v; gradients for q, k, v, decay, S_0 and via dS_T."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, decay, s0, scale, cu, plan):
+        o, st, L = _fwd(q, k, v, decay, scale, s0, cu, plan, store_st=True)
+        ctx.save_for_backward(q, k, v, decay, s0, st, L, cu)
+        ctx.scale, ctx.plan = scale, plan
+        ctx.set_materialize_grads(False)
+        return o, st
+
+    @staticmethod
+    def backward(ctx, do, dst):
+        q, k, v, decay, s0, st, L, cu = ctx.saved_tensors
+        if do is None:
+            do = torch.zeros(*q.shape[:3], v.shape[-1], dtype=q.dtype, device=q.device)
+        decay_grad = decay is not None and ctx.needs_input_grad[3]
+        s0_grad = s0 is not None and ctx.needs_input_grad[4]
+        dq, dk, dv, ddecay, ds0 = _bwd(
+            q,
+            k,
+            v,
+            do.contiguous(),
+            None if dst is None else dst.contiguous(),
+            decay,
+            st,
+            ctx.scale,
+            s0,
+            L,
+            cu,
+            ctx.plan,
+            decay_grad,
+            s0_grad,
+        )
+        return dq, dk, dv, ddecay, ds0, None, None, None
+
+
+def triton_lightning_attn(
+    q,
+    k,
+    v,
+    decay,
+    scale,
+    initial_state,
+    cu_seqlens,
+    output_final_state,
+    chunk_size: int = 64,
+    segment_len: int | None = None,
+):
+    """Triton path of ``lightning_attn`` (arguments already checked). Returns (o, final state fp32)."""
+    b, t, h, kd = q.shape
+    kp, ep = pad(kd), pad(v.shape[-1])
+    tiles = triton.cdiv(v.shape[-1], min(ep, max(16, 8192 // kp)))
+    cu = None if cu_seqlens is None else cu_seqlens.to(torch.int64).contiguous()
+    plan = make_plan(b, t, h, tiles, cu, chunk_size, segment_len, q.device)
+    dec = None if decay is None else decay.to(torch.float32).contiguous()
+    s0 = None if initial_state is None else initial_state.contiguous()
+    o, st = LightningAttnFunction.apply(
+        q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan
+    )
+    return o, st

@@ -1,0 +1,143 @@
+"""Shared Triton helpers of the Lightning Attention-2 kernels (arXiv 2401.04658; spec sections 1.2-1.5).
+
+Work is split into *items*: one segment of SEG tokens (a multiple of the chunk C) of one sequence. A
+sequence of length T_n has max(1, ceil(T_n / SEG)) items, so long sequences with few heads still fill the
+GPU (the state recurrence over segments is a linear scan, spec 1.2). Each program walks the chunks of one
+item with its state tile kept on chip; the state entering a segment is rebuilt from per-segment local
+states (forward) or local state gradients (backward), all decays formed as exp(-s*m) with m >= 0.
+"""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def item_bounds(i_item, items, cu, T, SEG: tl.constexpr, G, VARLEN: tl.constexpr):
+    """(sequence n, segment g, bos, eos, segment start, segment end, segments of n); positions int64."""
+    if VARLEN:
+        i_n = tl.load(items + 2 * i_item).to(tl.int64)
+        g = tl.load(items + 2 * i_item + 1).to(tl.int64)
+        bos = tl.load(cu + i_n).to(tl.int64)
+        eos = tl.load(cu + i_n + 1).to(tl.int64)
+        n_seg = tl.maximum(tl.cdiv(eos - bos, SEG), 1)
+    else:
+        i_n = i_item // G
+        g = i_item % G
+        bos = i_n * T
+        eos = bos + T
+        n_seg = G
+    ss = bos + g * SEG
+    se = tl.minimum(ss + SEG, eos)
+    return i_n, g, bos, eos, ss, se, n_seg
+
+
+@triton.jit
+def masked_decay(a, offs_c, s, HAS_DECAY: tl.constexpr):
+    """a (.) D_c: a[i, j] * lambda^(i-j) for i >= j, 0 above the diagonal."""
+    diff = offs_c[:, None] - offs_c[None, :]
+    if HAS_DECAY:
+        return a * tl.where(diff >= 0, tl.exp(-s * tl.maximum(diff, 0).to(tl.float32)), 0.0)
+    else:
+        return tl.where(diff >= 0, a, 0.0)
+
+
+@triton.jit
+def mm(a, b, DT: tl.constexpr, IEEE: tl.constexpr):
+    """a @ b with operands cast to the input dtype (bf16/fp16 tensor cores) and fp32 accumulation;
+    fp32 inputs use IEEE precision (no TF32)."""
+    if IEEE:
+        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+    else:
+        return tl.dot(a.to(DT), b.to(DT))
+
+
+@triton.jit
+def load_tile(ptr, rows, cols, stride, m_rows, m_cols):
+    """[len(rows), len(cols)] tile of a row-major matrix with the given row stride, zero outside."""
+    return tl.load(
+        ptr + rows[:, None] * stride + cols[None, :], mask=m_rows[:, None] & m_cols[None, :], other=0.0
+    )
+
+
+@triton.jit
+def state_entering(
+    S0,
+    L,
+    i_n,
+    i_h,
+    i_item,
+    g,
+    bos,
+    ss,
+    s,
+    H,
+    KD,
+    ED,
+    SEG: tl.constexpr,
+    rows,
+    cols,
+    m_r,
+    m_c,
+    HAS_S0: tl.constexpr,
+    USE_SEG: tl.constexpr,
+    HAS_DECAY: tl.constexpr,
+):
+    """Tile of the state entering position ss: lambda^(ss-bos) S_0 + sum_{g'<g} lambda^(ss-end_g') L_g'."""
+    acc = tl.zeros([rows.shape[0], cols.shape[0]], dtype=tl.float32)
+    if HAS_S0:
+        acc = load_tile(S0 + (i_n * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
+        if HAS_DECAY:
+            acc = acc * tl.exp(-s * (ss - bos).to(tl.float32))
+    if USE_SEG:
+        for gp in range(0, g):
+            t = load_tile(L + ((i_item - g + gp) * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
+            if HAS_DECAY:
+                t = t * tl.exp(-s * (ss - bos - (gp + 1) * SEG).to(tl.float32))
+            acc += t
+    return acc
+
+
+@triton.jit
+def grad_leaving(
+    DST,
+    M,
+    i_n,
+    i_h,
+    i_item,
+    g,
+    n_seg,
+    eos,
+    bos,
+    se,
+    s,
+    H,
+    KD,
+    ED,
+    SEG: tl.constexpr,
+    rows,
+    cols,
+    m_r,
+    m_c,
+    HAS_DST: tl.constexpr,
+    USE_SEG: tl.constexpr,
+    HAS_DECAY: tl.constexpr,
+):
+    """Tile of the state gradient at segment end:
+    lambda^(eos-se) dS_T + sum_{g'>g} lambda^(start_g'-se) M_g'."""
+    acc = tl.zeros([rows.shape[0], cols.shape[0]], dtype=tl.float32)
+    if HAS_DST:
+        acc = load_tile(DST + (i_n * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
+        if HAS_DECAY:
+            acc = acc * tl.exp(-s * (eos - se).to(tl.float32))
+    if USE_SEG:
+        for gp in range(g + 1, n_seg):
+            t = load_tile(M + ((i_item - g + gp) * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
+            if HAS_DECAY:
+                t = t * tl.exp(-s * (bos + gp * SEG - se).to(tl.float32))
+            acc += t
+    return acc
+
+
+def pad(n: int) -> int:
+    """Tile width for a head dim: the next power of two, at least 16 (tl.dot needs it)."""
+    return max(16, triton.next_power_of_2(n))

@@ -1,0 +1,152 @@
+"""Forward Triton kernels of Lightning Attention-2 (arXiv 2401.04658, Algorithm 1; spec section 1.2).
+
+Per chunk n (local i, j; actual length c), with the a = 1 decay split of spec 1.3:
+
+    O_n     = scale * [ (Q_n K_n^T (.) D_c) V_n + Gamma_q Q_n S_[n] ]    intra left + inter right product
+    S_[n+1] = lambda^c S_[n] + K_n^T (Gamma_k V_n)                        state kept on chip, fp32
+
+``seg_state_kernel`` builds each segment's local state from zero (only when sequences are split into
+several segments); ``fwd_kernel`` rebuilds the state entering its segment and walks its chunks. Programs
+are (E tile, head, item), E tile fastest so programs sharing q/k run together (L2 reuse).
+"""
+
+import triton
+import triton.language as tl
+
+from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_decay, mm, state_entering
+
+
+@triton.jit
+def seg_state_kernel(
+    k,
+    v,
+    decay,
+    L,
+    items,
+    cu,
+    T,
+    H: tl.constexpr,
+    KD: tl.constexpr,
+    ED: tl.constexpr,
+    C: tl.constexpr,
+    SEG: tl.constexpr,
+    G,
+    BK: tl.constexpr,
+    BE: tl.constexpr,
+    NE: tl.constexpr,
+    VARLEN: tl.constexpr,
+    HAS_DECAY: tl.constexpr,
+    IEEE: tl.constexpr,
+):
+    """L_g = sum_{j in segment g} lambda^(end-1-j) k_j^T v_j, one [KD, BE] tile per program."""
+    pid = tl.program_id(0).to(tl.int64)
+    i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
+    i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
+    s = tl.load(decay + i_h).to(tl.float32) if HAS_DECAY else 0.0
+    offs_c = tl.arange(0, C)
+    offs_k = tl.arange(0, BK)
+    offs_e = i_e * BE + tl.arange(0, BE)
+    m_k, m_e = offs_k < KD, offs_e < ED
+    acc = tl.zeros([BK, BE], dtype=tl.float32)
+    for cs in range(ss, se, C):
+        c = tl.minimum(se - cs, C)
+        rows = cs + offs_c
+        m_t = offs_c < c
+        kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
+        vt = load_tile(v + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
+        if HAS_DECAY:
+            acc = acc * tl.exp(-s * c.to(tl.float32))
+            vt = vt * tl.exp(-s * tl.maximum(c - 1 - offs_c, 0).to(tl.float32))[:, None]
+        acc += mm(tl.trans(kt), vt, k.dtype.element_ty, IEEE)
+    ptr = L + (i_item * H + i_h) * KD * ED
+    tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], acc, mask=m_k[:, None] & m_e[None, :])
+
+
+@triton.jit
+def fwd_kernel(
+    q,
+    k,
+    v,
+    o,
+    decay,
+    S0,
+    L,
+    ST,
+    items,
+    cu,
+    T,
+    scale,
+    H: tl.constexpr,
+    KD: tl.constexpr,
+    ED: tl.constexpr,
+    C: tl.constexpr,
+    SEG: tl.constexpr,
+    G,
+    BK: tl.constexpr,
+    BE: tl.constexpr,
+    NE: tl.constexpr,
+    VARLEN: tl.constexpr,
+    HAS_DECAY: tl.constexpr,
+    HAS_S0: tl.constexpr,
+    USE_SEG: tl.constexpr,
+    STORE_ST: tl.constexpr,
+    IEEE: tl.constexpr,
+):
+    """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state."""
+    pid = tl.program_id(0).to(tl.int64)
+    i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
+    i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
+    s = tl.load(decay + i_h).to(tl.float32) if HAS_DECAY else 0.0
+    dt = q.dtype.element_ty
+    offs_c = tl.arange(0, C)
+    offs_k = tl.arange(0, BK)
+    offs_e = i_e * BE + tl.arange(0, BE)
+    m_k, m_e = offs_k < KD, offs_e < ED
+    state = state_entering(
+        S0,
+        L,
+        i_n,
+        i_h,
+        i_item,
+        g,
+        bos,
+        ss,
+        s,
+        H,
+        KD,
+        ED,
+        SEG,
+        offs_k,
+        offs_e,
+        m_k,
+        m_e,
+        HAS_S0,
+        USE_SEG,
+        HAS_DECAY,
+    )  # [BK, BE]
+    for cs in range(ss, se, C):
+        c = tl.minimum(se - cs, C)
+        rows = cs + offs_c
+        m_t = offs_c < c
+        qt = load_tile(q + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
+        kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
+        vt = load_tile(v + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
+        scores = masked_decay(mm(qt, tl.trans(kt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C, C]
+        inter = mm(qt, state, dt, IEEE)  # [C, BE]
+        if HAS_DECAY:
+            inter = inter * tl.exp(-s * (offs_c + 1).to(tl.float32))[:, None]
+            state = state * tl.exp(-s * c.to(tl.float32))
+            vt_k = vt * tl.exp(-s * tl.maximum(c - 1 - offs_c, 0).to(tl.float32))[:, None]
+        else:
+            vt_k = vt
+        out = (mm(scores, vt, dt, IEEE) + inter) * scale
+        tl.store(
+            o + rows[:, None] * (H * ED) + i_h * ED + offs_e[None, :],
+            out.to(o.dtype.element_ty),
+            mask=m_t[:, None] & m_e[None, :],
+        )
+        state += mm(tl.trans(kt), vt_k, dt, IEEE)
+    if STORE_ST:
+        if se == eos:
+            ptr = ST + (i_n * H + i_h) * KD * ED
+            tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
