@@ -1,0 +1,1 @@
+"""litlab.shared: the litlab command line, callbacks and run utilities."""

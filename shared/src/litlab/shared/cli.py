@@ -1,0 +1,158 @@
+"""The ``litlab`` command: one LightningCLI for every installed litlab member.
+
+    litlab {fit,validate,test,predict} --config a.yaml --config b.yaml [--model.init_args.x=...]
+
+Models and data modules are chosen by ``class_path`` (subclass mode); short names resolve because every
+member registers its module under the ``litlab.modules`` entry point group (see ``registry``). A model
+that makes its own data (an RL agent stepping environments) runs without a ``data`` section.
+
+Defaults added here, each overridable from a config:
+- a Rich progress bar and a ``ModelCheckpoint`` that keeps ``last.ckpt`` (resume with ``--ckpt_path``),
+- TensorBoard and CSV loggers writing to ``runs/<recipe>/version_<n>`` (``--run_name`` sets the recipe
+  name, otherwise the stem of the last non-trainer ``--config``), with the resolved ``config.yaml``,
+- ``seed_everything: 42``.
+
+Configuration and set-up errors end in one ``litlab: error: ...`` line and exit code 1 (parse errors,
+which jsonargparse reports, exit with 2); set ``LITLAB_DEBUG=1`` to see the full traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import warnings
+from argparse import RawDescriptionHelpFormatter
+from pathlib import Path
+from typing import Any, NoReturn
+
+from jsonargparse import DefaultHelpFormatter
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, RichProgressBar
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from litlab.shared.registry import Registry, load_registry
+
+# The CSV logger shares the TensorBoard logger's version folder on purpose (one folder per run).
+warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
+
+
+class _HelpFormatter(RawDescriptionHelpFormatter, DefaultHelpFormatter):
+    """Keeps the line breaks of the registered-classes listing in ``--help``."""
+
+
+_NOISE = re.compile(
+    r"Expected a <class 'NoneType'>|Given value type:|Given value: NestedArg|"
+    r"Does not validate against any of the Union subtypes|Subtypes: \["
+)
+
+
+class LitlabArgumentParser(LightningArgumentParser):
+    """Reports a configuration error in a few lines (no usage wall) and exits with code 2."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if not self.exit_on_error:
+            super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        prog = parser.prog.replace(" [options]", "")
+        lines = [line for line in message.splitlines() if not _NOISE.search(line)]
+        sys.stderr.write("litlab: error: " + "\n".join(lines) + "\n")
+        sys.stderr.write(f"litlab: run `{prog} --help` for the accepted options.\n")
+        raise SystemExit(2)
+
+
+USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, ImportError)
+
+
+def _next_version(root: Path) -> int:
+    taken = [int(m.group(1)) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
+    return max(taken, default=-1) + 1
+
+
+class LitlabCLI(LightningCLI):
+    """LightningCLI with litlab's defaults (loggers, checkpointing, progress bar, run naming)."""
+
+    def __init__(self, *args: Any, registry: Registry | None = None, **kwargs: Any) -> None:
+        self.registry = registry if registry is not None else load_registry()
+        listing = self.registry.describe()
+        parser_kwargs = kwargs.pop("parser_kwargs", {}) or {}
+        parser_kwargs.setdefault("formatter_class", _HelpFormatter)
+        parser_kwargs.setdefault("description", "litlab: train litlab models from composed configs.\n\n" + listing)
+        for sub in ("fit", "validate", "test", "predict"):
+            sub_kwargs = parser_kwargs.setdefault(sub, {})
+            sub_kwargs.setdefault("epilog", listing)
+            sub_kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs.setdefault("parser_class", LitlabArgumentParser)
+        kwargs.setdefault("seed_everything_default", 42)
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        super().__init__(*args, parser_kwargs=parser_kwargs, **kwargs)
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--run_name",
+            type=str | None,
+            default=None,
+            help="Name of the run folder under runs/ (default: stem of the last non-trainer --config).",
+        )
+
+    def _recipe_name(self) -> str:
+        cfg = self.config.get(str(self.subcommand), self.config)
+        if cfg.get("run_name"):
+            return str(cfg["run_name"])
+        paths = [Path(str(p)) for p in (cfg.get("config") or [])]
+        recipes = [p for p in paths if p.parent.name != "trainer"]
+        if recipes:
+            return recipes[-1].stem
+        model = cfg.get("model")
+        class_path = getattr(model, "class_path", None) or "run"
+        return class_path.rsplit(".", 1)[-1].lower()
+
+    def _default_loggers(self, config: dict[str, Any]) -> list[Any]:
+        root = Path(config.get("default_root_dir") or "runs")
+        name = self._recipe_name()
+        version = _next_version(root / name)
+        return [
+            TensorBoardLogger(save_dir=str(root), name=name, version=version, default_hp_metric=False),
+            CSVLogger(save_dir=str(root), name=name, version=version),
+        ]
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        if config.get("logger") in (None, True):
+            config["logger"] = self._default_loggers(config)
+        extra: list[Callback] = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
+        given = list(config.get("callbacks") or [])
+        if config.get("enable_progress_bar", True) is not False and not any(isinstance(c, ProgressBar) for c in given):
+            extra.append(RichProgressBar())
+        if config.get("enable_checkpointing", True) is not False and not any(
+            isinstance(c, ModelCheckpoint) for c in given
+        ):
+            extra.append(ModelCheckpoint(save_last=True))
+        return self._instantiate_trainer(config, extra)
+
+
+def _print_error(exc: BaseException) -> None:
+    print(f"litlab: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    print("litlab: set LITLAB_DEBUG=1 to see the full traceback.", file=sys.stderr)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of the ``litlab`` console script; returns 0 on success.
+
+    Inside Python (tests), ``main([...])`` raises ``SystemExit`` with a non-zero code on error, exactly as
+    the command does.
+    """
+    debug = os.environ.get("LITLAB_DEBUG", "") not in ("", "0")
+    try:
+        LitlabCLI(args=None if args is None else list(args))
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        _print_error(exc)
+        raise SystemExit(1) from None
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

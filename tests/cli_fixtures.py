@@ -1,0 +1,60 @@
+"""Test-only modules for the CLI mechanism (composition, injection, resume); not part of the product."""
+
+from __future__ import annotations
+
+import torch
+from lightning.pytorch import LightningDataModule, LightningModule
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class RegressionData(LightningDataModule):
+    """Random linear-regression data: y = x @ w + noise."""
+
+    def __init__(self, num_samples: int = 64, dim: int = 4, batch_size: int = 8) -> None:
+        super().__init__()
+        if num_samples < 1:
+            raise ValueError(f"RegressionData: num_samples must be >= 1, got {num_samples}")
+        self.save_hyperparameters()
+        generator = torch.Generator().manual_seed(0)
+        self.x = torch.randn(num_samples, dim, generator=generator)
+        self.y = self.x @ torch.randn(dim, 1, generator=generator)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.x, self.y), batch_size=self.hparams.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.x, self.y), batch_size=self.hparams.batch_size)
+
+
+class RegressionModel(LightningModule):
+    """A regressor around an injected backbone module: [B, dim] -> [B, hidden].
+
+    A backbone whose forward takes two inputs (``nn.Bilinear``) gets the features twice.
+    """
+
+    def __init__(self, backbone: nn.Module, hidden: int = 4, lr: float = 0.05) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["backbone"])
+        self.backbone = backbone
+        self.head = nn.Linear(hidden, 1)
+        self.first_step_seen: int | None = None
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        if self.first_step_seen is None:
+            self.first_step_seen = self.global_step
+        x, y = batch
+        loss = nn.functional.mse_loss(self(x), y)
+        self.log("train/loss", loss)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        self.log("val/loss", nn.functional.mse_loss(self(x), y))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.backbone(x, x) if isinstance(self.backbone, nn.Bilinear) else self.backbone(x)
+        return self.head(features)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
