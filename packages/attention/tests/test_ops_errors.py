@@ -47,9 +47,7 @@ def _qkv(b=2, t=8, h=2, d=16, e=16, dtype=torch.float32):
         (lambda q, k, v: lightning_attn(q, k, v, backend="cuda"), "backend: got 'cuda'"),
         (lambda q, k, v: lightning_attn(q.double(), k.double(), v.double(), backend="triton"), "backend"),
         (
-            lambda q, k, v: lightning_attn(
-                torch.randn(1, 4, 1, 300), torch.randn(1, 4, 1, 300), v[:1, :4, :1]
-            ),
+            lambda q, k, v: lightning_attn(torch.randn(1, 4, 1, 300), torch.randn(1, 4, 1, 300), v[:1, :4, :1]),
             "head dim 300",
         ),
         (

@@ -70,9 +70,7 @@ def check_state(name: str, state, shape: tuple, q: torch.Tensor) -> None:
     check_tensor(name, state, 4, "[N, H, D, E]")
     want = torch.float64 if q.dtype == torch.float64 else torch.float32
     if tuple(state.shape) != shape or state.dtype != want or state.device != q.device:
-        raise ValueError(
-            f"{name}: got {_desc(state)}, expected shape {shape}, dtype {want}, device {q.device}"
-        )
+        raise ValueError(f"{name}: got {_desc(state)}, expected shape {shape}, dtype {want}, device {q.device}")
 
 
 def check_cu_seqlens(cu_seqlens, batch: int, total: int, device: torch.device) -> int:

@@ -15,6 +15,13 @@ from litlab.attention.ops import triton_bwd, triton_fwd
 from litlab.attention.ops.triton_common import pad
 
 INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
+POISON = False  # tests set this: every buffer a kernel must write starts as NaN
+
+
+def _empty(*shape, dtype, device) -> torch.Tensor:
+    if POISON:
+        return torch.full(shape, float("nan"), dtype=dtype, device=device)
+    return torch.empty(*shape, dtype=dtype, device=device)
 
 
 @dataclass
@@ -87,12 +94,10 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
     dec = decay if decay is not None else q
     L = None
     if plan.use_seg:
-        L = torch.empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
-        triton_fwd.seg_state_kernel[(ne * h * plan.num_items,)](
-            k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com
-        )
-    o = torch.empty(b, t, h, ed, dtype=q.dtype, device=q.device)
-    st = torch.empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
+        L = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
+        triton_fwd.seg_state_kernel[(ne * h * plan.num_items,)](k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com)
+    o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
+    st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
     triton_fwd.fwd_kernel[(ne * h * plan.num_items,)](
         q,
         k,
@@ -128,15 +133,15 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
     dummy = q
     M = None
     if plan.use_seg:
-        M = torch.empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
+        M = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
         triton_bwd.seg_grad_kernel[(ne * h * plan.num_items,)](
             q, do, dec, M, scale=scale, BK=kp, BE=be, NE=ne, IEEE=ieee, **com
         )
-    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    ds0 = torch.empty_like(s0) if s0_grad else None
+    dq, dk, dv = (_empty(*x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v))
+    ds0 = _empty(*s0.shape, dtype=s0.dtype, device=s0.device) if s0_grad else None
     n_k = nk * h * plan.num_items
-    dsq = torch.empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
-    dsk = torch.empty_like(dsq)
+    dsq = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
+    dsk = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
     seg_args = dict(USE_SEG=plan.use_seg, IEEE=ieee, **com)
     triton_bwd.dq_kernel[(n_k,)](
         q,
@@ -193,9 +198,7 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
     )
     ddecay = None
     if decay_grad:
-        part = (dsq.view(plan.num_items, h, nk).double() - dsk.view(plan.num_items, h, nk).double()).sum(
-            (0, 2)
-        )
+        part = (dsq.view(plan.num_items, h, nk).double() - dsk.view(plan.num_items, h, nk).double()).sum((0, 2))
         ddecay = -part
         if dst is not None:
             lens = torch.full((plan.n_seq,), t, device=q.device) if cu is None else cu[1:] - cu[:-1]
@@ -261,7 +264,5 @@ def triton_lightning_attn(
     plan = make_plan(b, t, h, tiles, cu, chunk_size, segment_len, q.device)
     dec = None if decay is None else decay.to(torch.float32).contiguous()
     s0 = None if initial_state is None else initial_state.contiguous()
-    o, st = LightningAttnFunction.apply(
-        q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan
-    )
+    o, st = LightningAttnFunction.apply(q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan)
     return o, st

@@ -61,7 +61,5 @@ def step_triton(q, k, v, state, decay, scale):
     be = max(16, min(triton.next_power_of_2(e), 8192 // bd))
     dec = decay.to(torch.float32).contiguous() if decay is not None else state
     grid = (triton.cdiv(e, be), n * h)
-    _step_kernel[grid](
-        q, k, v, state, new_state, o, dec, scale, h, d, e, bd, be, decay is not None, num_warps=4
-    )
+    _step_kernel[grid](q, k, v, state, new_state, o, dec, scale, h, d, e, bd, be, decay is not None, num_warps=4)
     return o, new_state

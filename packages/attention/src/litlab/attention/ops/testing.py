@@ -17,9 +17,7 @@ def rel(x: torch.Tensor, ref: torch.Tensor) -> float:
     return float((x - ref).norm() / ref.norm().clamp_min(1e-300))
 
 
-def make_inputs(
-    b, t, h, d, e, dtype=torch.float32, device="cpu", decay=None, state=False, n_seq=None, seed=0
-):
+def make_inputs(b, t, h, d, e, dtype=torch.float32, device="cpu", decay=None, state=False, n_seq=None, seed=0):
     """Random q, k, v (scaled so outputs stay O(1)), slopes, initial state and output/state cotangents."""
     g = torch.Generator().manual_seed(seed)
     rnd = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)
@@ -46,10 +44,11 @@ def make_inputs(
     return out
 
 
-def run(inp: dict, backend: str, precision=None, grad: bool = True, **kw):
+def run(inp: dict, backend: str, precision=None, grad: bool = True, op=lightning_attn, **kw):
     """Forward (and backward of sum(o*do) + sum(S_T*ds)) through one backend.
 
-    ``precision=torch.float64`` upcasts the (already rounded) inputs first: the reference. Returns a dict
+    ``precision=torch.float64`` upcasts the (already rounded) inputs first: the reference. ``op`` replaces
+    ``lightning_attn`` (same signature), e.g. to pass kernel options. Returns a dict
     with o, final state and the gradients of every tensor input that exists.
     """
     leaves = {}

@@ -54,9 +54,7 @@ def mm(a, b, DT: tl.constexpr, IEEE: tl.constexpr):
 @triton.jit
 def load_tile(ptr, rows, cols, stride, m_rows, m_cols):
     """[len(rows), len(cols)] tile of a row-major matrix with the given row stride, zero outside."""
-    return tl.load(
-        ptr + rows[:, None] * stride + cols[None, :], mask=m_rows[:, None] & m_cols[None, :], other=0.0
-    )
+    return tl.load(ptr + rows[:, None] * stride + cols[None, :], mask=m_rows[:, None] & m_cols[None, :], other=0.0)
 
 
 @triton.jit

@@ -1,0 +1,117 @@
+"""Triton kernels vs the float64 naive reference (spec section 9).
+
+On CPU these run under TRITON_INTERPRET=1 (set by conftest) with fp32/fp16 and small shapes; with a GPU the
+same cases run compiled on CUDA. Every buffer a kernel must fill starts as NaN (``POISON``).
+"""
+
+import pytest
+import torch
+
+from litlab.attention.ops import chunk_triton, lightning_attn
+from litlab.attention.ops.recurrent import step_torch
+from litlab.attention.ops.recurrent_triton import step_triton
+from litlab.attention.ops.testing import compare, make_inputs, run
+
+DEV = "cuda" if torch.cuda.is_available() else "cpu"
+F64 = torch.float64
+TOL = {torch.float32: 1e-5, torch.float16: 1e-2}
+# ds = -sum_t t (q.dq - k.dk) - ...: a difference of large sums, so fp32 loses digits to cancellation
+DS_TOL = {torch.float32: 1e-4, torch.float16: 3e-2}
+
+
+@pytest.fixture(autouse=True)
+def poison(monkeypatch):
+    monkeypatch.setattr(chunk_triton, "POISON", True)
+
+
+def tri(chunk=64, seg=None):
+    """lightning_attn-like op that calls the Triton path with explicit chunk and segment lengths."""
+
+    def op(q, k, v, decay=None, *, initial_state=None, output_final_state=False, cu_seqlens=None, **_):
+        return chunk_triton.triton_lightning_attn(
+            q, k, v, decay, q.shape[-1] ** -0.5, initial_state, cu_seqlens, output_final_state, chunk, seg
+        )
+
+    return op
+
+
+def check(inp, dtype, op=lightning_attn, **kw):
+    got = run(inp, "triton", op=op, **kw)
+    ref = run(inp, "naive", precision=F64, **kw)
+    errs = compare(got, ref)
+    want = {"o", "final_state", "dq", "dk", "dv"}
+    want |= {"ddecay"} if inp["decay"] is not None else set()
+    want |= {"dinitial_state"} if inp["initial_state"] is not None else set()
+    assert set(errs) == want
+    for name, err in errs.items():
+        assert err <= (DS_TOL if name == "ddecay" else TOL)[dtype], (name, errs)
+
+
+CASES = [  # (T, D, E, decay, initial state, chunk, segment)
+    (1, 16, 16, None, True, 64, None),
+    (63, 48, 20, [0.5, 0.0039], True, 64, None),
+    (65, 16, 40, [0.0, 7.9], False, 16, None),
+    (130, 24, 16, [0.3, 2.0], True, 16, 32),
+]
+
+
+@pytest.mark.parametrize("t,d,e,decay,state,chunk,seg", CASES)
+def test_triton_fp32_matches_naive(t, d, e, decay, state, chunk, seg):
+    inp = make_inputs(2, t, 2, d, e, torch.float32, DEV, decay=decay, state=state, seed=t)
+    check(inp, torch.float32, op=tri(chunk, seg))
+
+
+def test_triton_fp16_matches_naive():
+    inp = make_inputs(1, 70, 2, 32, 32, torch.float16, DEV, decay=[0.1, 1.0], state=True, seed=11)
+    check(inp, torch.float16, op=tri(32, None))
+
+
+def test_triton_varlen_with_empty_sequence_and_segments():
+    lens = [5, 0, 40, 1, 33]
+    cu = torch.tensor([0, *torch.tensor(lens).cumsum(0).tolist()], device=DEV)
+    inp = make_inputs(1, int(cu[-1]), 2, 16, 24, torch.float32, DEV, [0.2, 3.0], True, len(lens), seed=3)
+    check(inp, torch.float32, op=tri(16, 16), cu_seqlens=cu)
+    got = run(inp, "triton", op=tri(16, 16), grad=False, cu_seqlens=cu)
+    assert torch.equal(got["final_state"][1], inp["initial_state"][1])
+
+
+def test_triton_public_api_without_grad_of_decay_or_state():
+    """Default chunk/segment choice; decay without requires_grad; only the output is used."""
+    inp = make_inputs(2, 40, 3, 16, 16, torch.float32, DEV, decay=[0.1, 0.0, 1.0], seed=4)
+    q, k, v = (inp[n].clone().requires_grad_() for n in ("q", "k", "v"))
+    o, st = lightning_attn(q, k, v, inp["decay"], backend="triton")
+    assert st is None
+    (o * inp["do"]).sum().backward()
+    ref = run({**inp, "ds": torch.zeros_like(inp["ds"])}, "naive", precision=F64)  # loss uses o only
+    for name, x in (("o", o), ("dq", q.grad), ("dk", k.grad), ("dv", v.grad)):
+        assert compare({name: x}, ref)[name] <= 1e-5
+
+
+def test_triton_gradient_from_final_state_only():
+    inp = make_inputs(1, 33, 2, 16, 16, torch.float32, DEV, decay=[0.4, 0.0], state=True, seed=5)
+    leaves = {n: inp[n].clone().requires_grad_() for n in ("q", "k", "v", "decay", "initial_state")}
+    _, st = tri(16, None)(**leaves, output_final_state=True)
+    (st * inp["ds"]).sum().backward()
+    ref_leaves = {n: x.detach().double().requires_grad_() for n, x in leaves.items()}
+    _, st_ref = lightning_attn(**ref_leaves, output_final_state=True, backend="naive")
+    (st_ref * inp["ds"].double()).sum().backward()
+    for n in leaves:
+        got, want = leaves[n].grad.double(), ref_leaves[n].grad
+        want = torch.zeros_like(got) if want is None else want  # S_T does not depend on q
+        assert (got - want).norm() <= 1e-5 * want.norm() + 1e-6, n
+
+
+def test_triton_chunk_size_does_not_change_results():
+    inp = make_inputs(1, 50, 2, 16, 16, torch.float32, DEV, decay=[0.3, 0.0], state=True, seed=6)
+    a = run(inp, "triton", op=tri(16, None))
+    b = run(inp, "triton", op=tri(32, 32))
+    assert max(compare(a, b).values()) <= 1e-5
+
+
+@pytest.mark.parametrize("decay", [None, [0.5, 0.0]])
+def test_triton_decode_step_matches_torch(decay):
+    inp = make_inputs(3, 1, 2, 24, 40, torch.float32, DEV, decay=decay, state=True, seed=7)
+    args = (inp["q"][:, 0], inp["k"][:, 0], inp["v"][:, 0], inp["initial_state"], inp["decay"], 0.3)
+    o, st = step_triton(*args)
+    o_ref, st_ref = step_torch(*args)
+    assert torch.allclose(o, o_ref, rtol=1e-5, atol=1e-5) and torch.allclose(st, st_ref, rtol=1e-6, atol=1e-6)
