@@ -1,0 +1,104 @@
+"""Lightning attention layer in the MiniMax-01 form (arXiv 2501.08313, Sec. 2.1 and Fig. 3).
+
+    q, k, v = SiLU(W_qkv x)                           SiLU on q, k and v; no RoPE, no 1/sqrt(d)
+    o       = lightning_attn(q, k, v, s_l, scale=1)   S_t = exp(-s) S_{t-1} + k_t^T v_t,  o_t = q_t S_t
+    o       = RMSNorm(concat_heads(o))                one norm over all H*d channels
+    y       = W_out(sigmoid(W_gate x) * o)            output gate computed from the layer input
+
+The linear attention itself is Lightning Attention-2 (arXiv 2401.04658, Eq. 2 and Algorithm 1) with
+per-head decay slopes s_{h,l} (spec section 4: "minimax" by default, "alibi", "tnl_paper", or "none").
+The bare op is NOT a drop-in replacement for softmax attention: the norm and the gate after it are
+what make it train (OpenNLPLab/lightning-attention#25), so this layer always has both.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from litlab.attention.ops import lightning_attn, lightning_attn_step
+from litlab.attention.ops import slopes as decay_slopes
+
+DecayKind = Literal["minimax", "alibi", "tnl_paper", "none"]
+
+
+class LightningAttention(nn.Module):
+    """Gated, normalised linear attention with per-head exponential decay: [B, T, C] -> [B, T, C].
+
+    Args:
+        dim: model width C.
+        num_heads: heads H.
+        head_dim: channels per head d (keys and values).
+        layer_idx: global index l of this layer in the stack (the decay depends on it).
+        num_layers: layers L of the whole stack (softmax layers count too).
+        decay: slope formula "minimax", "alibi", "tnl_paper", or "none" (no decay).
+        learnable_decay: train the slopes (initialised by the formula, kept >= 0).
+        norm_eps: epsilon of the RMSNorm after the attention.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        head_dim: int,
+        layer_idx: int = 0,
+        num_layers: int = 1,
+        decay: DecayKind = "minimax",
+        learnable_decay: bool = False,
+        norm_eps: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        if decay not in ("minimax", "alibi", "tnl_paper", "none"):
+            raise ValueError(f"decay must be 'minimax', 'alibi', 'tnl_paper' or 'none', got {decay!r}")
+        if learnable_decay and decay == "none":
+            raise ValueError("learnable_decay=True needs a decay formula to start from, got decay='none'")
+        self.num_heads, self.head_dim = num_heads, head_dim
+        inner = num_heads * head_dim
+        self.qkv_proj = nn.Linear(dim, 3 * inner, bias=False)
+        self.gate_proj = nn.Linear(dim, inner, bias=False)
+        self.out_proj = nn.Linear(inner, dim, bias=False)
+        self.norm = nn.RMSNorm(inner, eps=norm_eps)
+        s = None if decay == "none" else decay_slopes(num_heads, layer_idx, num_layers, kind=decay)
+        if learnable_decay:
+            self.slopes = nn.Parameter(s)
+        else:  # a buffer saved with checkpoints, so training and serving use the same decay
+            self.register_buffer("slopes", s)
+
+    def decay(self) -> Tensor | None:
+        """Current slopes s >= 0 [H] in fp32, or None without decay."""
+        return None if self.slopes is None else self.slopes.float().clamp(min=0.0)
+
+    def _qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        q, k, v = F.silu(self.qkv_proj(x)).chunk(3, dim=-1)
+        shape = (*x.shape[:-1], self.num_heads, self.head_dim)
+        return q.reshape(shape), k.reshape(shape), v.reshape(shape)
+
+    def _output(self, o: Tensor, x: Tensor) -> Tensor:
+        o = self.norm(o.reshape(*x.shape[:-1], self.num_heads * self.head_dim))
+        return self.out_proj(torch.sigmoid(self.gate_proj(x)) * o)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Causal attention over x [B, T, C] from a zero state."""
+        q, k, v = self._qkv(x)  # (B, T, H, d)
+        o, _ = lightning_attn(q, k, v, self.decay(), scale=1.0)
+        return self._output(o, x)
+
+    def init_state(self, batch: int) -> Tensor:
+        """Zero recurrent state [B, H, d, d] in fp32."""
+        device = self.qkv_proj.weight.device
+        return torch.zeros(batch, self.num_heads, self.head_dim, self.head_dim, device=device)
+
+    def prefill(self, x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        """Process x [B, T, C] continuing from state [B, H, d, d]; returns (y, new state)."""
+        q, k, v = self._qkv(x)
+        o, state = lightning_attn(q, k, v, self.decay(), scale=1.0, initial_state=state, output_final_state=True)
+        return self._output(o, x), state
+
+    def step(self, x_t: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        """Decode one token x_t [B, C] in O(1): returns (y_t [B, C], new state)."""
+        q, k, v = self._qkv(x_t)  # (B, H, d)
+        o, state = lightning_attn_step(q, k, v, state, self.decay(), scale=1.0)
+        return self._output(o, x_t), state

@@ -1,0 +1,193 @@
+"""`LanguageModel`: next-token training of a `CausalLM` with Lightning.
+
+loss = CE(logits_t, x_{t+1}) + aux_coef * sum_layers aux_moe (Switch Transformer, arXiv 2101.03961 Eq. 4);
+validation perplexity exp(mean CE) through torchmetrics; AdamW (arXiv 1711.05101) with linear warmup and
+cosine decay; tokens/s, achieved TFLOP/s and MFU logged per step; a generated text sample at the end of
+every validation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import asdict
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics.text import Perplexity
+
+from litlab.attention.layers.ffn import MoE
+from litlab.attention.lm.flops import flops_per_token, peak_flops
+from litlab.attention.lm.schedule import warmup_cosine
+from litlab.attention.models.causal_lm import CausalLM
+from litlab.attention.models.config import BackboneConfig
+
+log = logging.getLogger(__name__)
+
+
+class LanguageModel(L.LightningModule):
+    """Causal LM on lightning / softmax / hybrid backbones.
+
+    Args:
+        backbone: the layer stack (dim, num_layers, num_heads, head_dim, pattern, ffn, ...).
+        vocab_size: tokens V; None takes it from the datamodule's tokenizer at setup.
+        tie_embeddings: share input embedding and output head.
+        lr: peak learning rate.
+        weight_decay: AdamW decay of the weight matrices (norms, slopes and SSMax scales are not decayed).
+        betas: AdamW betas.
+        warmup_steps: linear warmup steps.
+        min_lr_ratio: final learning rate as a fraction of `lr` (cosine decay over the run).
+        aux_loss_coef: weight of the MoE load-balancing loss.
+        sample_prompt: prompt of the text sample generated at each validation end ("" disables it).
+        sample_tokens: tokens generated for that sample.
+        sample_temperature: its sampling temperature (0 = greedy).
+        peak_tflops: accelerator peak for MFU; None looks the GPU up (no MFU on CPU).
+    """
+
+    def __init__(
+        self,
+        backbone: BackboneConfig | None = None,
+        vocab_size: int | None = None,
+        tie_embeddings: bool = True,
+        lr: float = 3e-3,
+        weight_decay: float = 0.1,
+        betas: tuple[float, float] = (0.9, 0.95),
+        warmup_steps: int = 50,
+        min_lr_ratio: float = 0.1,
+        aux_loss_coef: float = 0.01,
+        sample_prompt: str = "def ",
+        sample_tokens: int = 64,
+        sample_temperature: float = 0.0,
+        peak_tflops: float | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(backbone, dict):  # from a checkpoint's hyper-parameters
+            backbone = BackboneConfig(**backbone)
+        self.config = backbone if backbone is not None else BackboneConfig()
+        if lr <= 0 or warmup_steps < 0 or not 0 <= min_lr_ratio <= 1:
+            raise ValueError(
+                f"need lr > 0, warmup_steps >= 0, 0 <= min_lr_ratio <= 1; got {lr}, {warmup_steps}, {min_lr_ratio}"
+            )
+        self.save_hyperparameters(ignore=["backbone"])
+        self.hparams["backbone"] = asdict(self.config)
+        self.model: CausalLM | None = None
+        self.val_ppl = Perplexity()
+        self._step_start: float | None = None
+        if vocab_size is not None:
+            self.configure_model()
+
+    # ---- model -------------------------------------------------------------------------------------
+    def configure_model(self) -> None:
+        if self.model is not None:
+            return
+        vocab = self.hparams.vocab_size
+        if vocab is None:
+            dm = self.trainer.datamodule if self._trainer is not None else None
+            if dm is None or not hasattr(dm, "vocab_size"):
+                raise ValueError("LanguageModel.vocab_size is None and no datamodule with a tokenizer is attached")
+            vocab = dm.vocab_size
+            self.hparams.vocab_size = vocab
+        self.model = CausalLM(vocab, self.config, self.hparams.tie_embeddings)
+
+    def forward(self, input_ids: Tensor) -> Tensor:
+        return self.model(input_ids)
+
+    def loss(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
+        """(total loss, metrics, logits, targets) of a batch of windows [B, T + 1]."""
+        if batch.dim() != 2 or batch.shape[1] < 2:
+            raise ValueError(f"batch must be token ids [B, T + 1] with T >= 1, got {tuple(batch.shape)}")
+        inputs, targets = batch[:, :-1], batch[:, 1:]
+        logits = self.model(inputs)
+        ce = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        metrics = {"ce": ce.detach()}
+        loss = ce
+        if self.config.ffn == "moe":
+            aux = self.model.backbone.aux_loss()
+            loss = loss + self.hparams.aux_loss_coef * aux
+            metrics["aux_loss"] = aux.detach()
+        return loss, metrics, logits, targets
+
+    # ---- steps -------------------------------------------------------------------------------------
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        loss, metrics, _, _ = self.loss(batch)
+        self.log("train/loss", loss, prog_bar=True)
+        self.log_dict({f"train/{k}": v for k, v in metrics.items()})
+        if self.config.ffn == "moe":
+            loads = torch.stack([b.ffn.expert_load for b in self.model.backbone.blocks if isinstance(b.ffn, MoE)])
+            self.log_dict({f"train/expert_load/{e}": x for e, x in enumerate(loads.mean(0))})
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"] if self._trainer else 0.0)
+        return loss
+
+    def on_train_batch_start(self, batch: Tensor, batch_idx: int) -> None:
+        self._step_start = time.perf_counter()
+
+    def on_train_batch_end(self, outputs, batch: Tensor, batch_idx: int) -> None:
+        if self._step_start is None:
+            return
+        if batch.is_cuda:
+            torch.cuda.synchronize(batch.device)
+        tokens = batch.shape[0] * (batch.shape[1] - 1)
+        tok_s = tokens / max(time.perf_counter() - self._step_start, 1e-9)
+        flops = flops_per_token(self.config, self.model.vocab_size, batch.shape[1] - 1) * tok_s
+        self.log("train/tokens_per_s", tok_s, prog_bar=True)
+        self.log("train/tflops", flops / 1e12)
+        peak = peak_flops(batch.device, self.hparams.peak_tflops)
+        if peak is not None:
+            self.log("train/mfu", flops / peak)
+
+    def validation_step(self, batch: Tensor, batch_idx: int) -> None:
+        loss, metrics, logits, targets = self.loss(batch)
+        self.val_ppl.update(logits.float(), targets)
+        self.log("val/loss", metrics["ce"], prog_bar=True, sync_dist=True)
+        self.log("val/ppl", self.val_ppl, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking or not self.hparams.sample_prompt or not self.trainer.is_global_zero:
+            return
+        dm = self.trainer.datamodule
+        if dm is None or not hasattr(dm, "encode"):
+            return
+        text = self.sample(dm, self.hparams.sample_prompt, self.hparams.sample_tokens)
+        self.print(f"\n--- sample at step {self.global_step} ---\n{text}\n---")
+        logger = self.logger
+        if logger is not None and hasattr(logger.experiment, "add_text"):
+            logger.experiment.add_text("val/sample", f"```\n{text}\n```", self.global_step)
+        if self.trainer.log_dir:
+            with open(os.path.join(self.trainer.log_dir, "samples.txt"), "a") as f:
+                f.write(f"--- step {self.global_step} ---\n{text}\n")
+
+    @torch.no_grad()
+    def sample(self, datamodule, prompt: str, max_new_tokens: int) -> str:
+        """Generate from a text prompt with the datamodule's tokenizer; returns prompt + continuation."""
+        ids = datamodule.encode(prompt) or [datamodule.eos_token_id]
+        x = torch.tensor([ids], device=self.device)
+        gen = torch.Generator(device=self.device).manual_seed(0)
+        out = self.model.generate(
+            x,
+            max_new_tokens,
+            self.hparams.sample_temperature,
+            top_k=50,
+            generator=gen,
+            eos_token_id=datamodule.eos_token_id,
+        )
+        return datamodule.decode(out[0].tolist())
+
+    # ---- optimisation ------------------------------------------------------------------------------
+    def configure_optimizers(self):
+        decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() < 2]
+        groups = [
+            {"params": decay, "weight_decay": self.hparams.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        opt = torch.optim.AdamW(
+            groups, lr=self.hparams.lr, betas=tuple(self.hparams.betas), fused=self.device.type == "cuda"
+        )
+        total = int(self.trainer.estimated_stepping_batches)
+        warmup = min(self.hparams.warmup_steps, max(total - 1, 0))
+        fn = lambda step: warmup_cosine(step, warmup, total, self.hparams.min_lr_ratio)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, fn)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

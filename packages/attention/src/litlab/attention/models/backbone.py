@@ -1,0 +1,145 @@
+"""The public sequence model: a stack of pre-norm residual blocks of lightning/softmax attention.
+
+Block (pre-norm, arXiv 2002.04745): x <- x + Mixer(RMSNorm(x)); x <- x + FFN(RMSNorm(x)); a final
+RMSNorm gives the hidden states. Mixers follow the layer pattern of `BackboneConfig`
+(MiniMax-01, arXiv 2501.08313); FFNs are SwiGLU or MoE. Decoding keeps, per layer, an fp32 state
+[B, H, d, d] for lightning layers (O(1) per token) or a KV cache for softmax layers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from litlab.attention.layers.ffn import MoE, SwiGLU
+from litlab.attention.layers.kv_cache import KVCache
+from litlab.attention.layers.lightning import LightningAttention
+from litlab.attention.layers.softmax import SoftmaxAttention
+from litlab.attention.models.config import BackboneConfig
+
+
+@dataclass
+class BackboneState:
+    """Decoding state: one entry per layer (fp32 tensor or KVCache) and the tokens seen so far."""
+
+    layers: list[Tensor | KVCache] = field(default_factory=list)
+    length: int = 0
+
+
+class Block(nn.Module):
+    """Pre-norm residual block around one mixer (attention) and one FFN."""
+
+    def __init__(self, mixer: nn.Module, ffn: nn.Module, dim: int, eps: float) -> None:
+        super().__init__()
+        self.mixer_norm, self.mixer = nn.RMSNorm(dim, eps=eps), mixer
+        self.ffn_norm, self.ffn = nn.RMSNorm(dim, eps=eps), ffn
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.mixer(self.mixer_norm(x))
+        return x + self.ffn(self.ffn_norm(x))
+
+    def prefill(self, x: Tensor, state):
+        y, state = self.mixer.prefill(self.mixer_norm(x), state)
+        x = x + y
+        return x + self.ffn(self.ffn_norm(x)), state
+
+    def step(self, x: Tensor, state):
+        y, state = self.mixer.step(self.mixer_norm(x), state)
+        x = x + y
+        return x + self.ffn(self.ffn_norm(x)), state
+
+
+def _mixer(cfg: BackboneConfig, kind: str, idx: int) -> nn.Module:
+    if kind == "L":
+        return LightningAttention(
+            cfg.dim, cfg.num_heads, cfg.head_dim, idx, cfg.num_layers, cfg.decay, cfg.learnable_decay, cfg.norm_eps
+        )
+    return SoftmaxAttention(
+        cfg.dim,
+        cfg.num_heads,
+        cfg.head_dim,
+        cfg.num_kv_heads,
+        cfg.rope_theta,
+        ssmax=cfg.ssmax,
+        ssmax_train_len=cfg.ssmax_train_len,
+    )
+
+
+class Backbone(nn.Module):
+    """Embeddings [B, T, C] -> hidden states [B, T, C] (causal), with O(1) recurrent decoding.
+
+    Args are the fields of `BackboneConfig` (see there): dim, num_layers, num_heads, head_dim, pattern
+    ("L", "S", "LLLLLLLS", ...), ffn ("swiglu" | "moe") and the optional ones as keywords.
+    """
+
+    def __init__(self, dim: int, num_layers: int, num_heads: int, head_dim: int, pattern: str = "L", **options) -> None:
+        super().__init__()
+        cfg = BackboneConfig(dim, num_layers, num_heads, head_dim, pattern, **options)
+        self.config = cfg
+        self.layer_types = cfg.layer_types()
+        self.blocks = nn.ModuleList(
+            Block(
+                _mixer(cfg, kind, i),
+                MoE(cfg.dim, cfg.ffn_hidden, cfg.num_experts, cfg.top_k)
+                if cfg.ffn == "moe"
+                else SwiGLU(cfg.dim, cfg.ffn_hidden),
+                cfg.dim,
+                cfg.norm_eps,
+            )
+            for i, kind in enumerate(self.layer_types)
+        )
+        self.norm = nn.RMSNorm(cfg.dim, eps=cfg.norm_eps)
+        self.reset_parameters()
+
+    @classmethod
+    def from_config(cls, config: BackboneConfig) -> Backbone:
+        return cls(**asdict(config))
+
+    def reset_parameters(self, std: float = 0.02) -> None:
+        """GPT-2 init: N(0, std) weights, residual output projections scaled by 1/sqrt(2 * layers)."""
+        out_std = std / math.sqrt(2 * self.config.num_layers)
+        for name, p in self.named_parameters():
+            if p.dim() < 2:
+                continue
+            residual_out = name.endswith(("out_proj.weight", "down.weight", "w_down"))
+            nn.init.normal_(p, std=out_std if residual_out else std)
+
+    def _check(self, x: Tensor, ndim: int) -> None:
+        if x.dim() != ndim or x.shape[-1] != self.config.dim:
+            want = "[B, T, C]" if ndim == 3 else "[B, C]"
+            raise ValueError(f"Backbone: x has shape {tuple(x.shape)}, expected {want} with C={self.config.dim}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Hidden states [B, T, C] of embeddings x [B, T, C]."""
+        self._check(x, 3)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+    def init_state(self, batch: int) -> BackboneState:
+        """An empty decoding state for `batch` sequences."""
+        return BackboneState([block.mixer.init_state(batch) for block in self.blocks], 0)
+
+    def prefill(self, x: Tensor, state: BackboneState) -> tuple[Tensor, BackboneState]:
+        """Process a chunk x [B, T, C] in parallel, continuing from `state` (updated and returned)."""
+        self._check(x, 3)
+        for i, block in enumerate(self.blocks):
+            x, state.layers[i] = block.prefill(x, state.layers[i])
+        state.length += x.shape[1]
+        return self.norm(x), state
+
+    def step(self, x_t: Tensor, state: BackboneState) -> tuple[Tensor, BackboneState]:
+        """One token x_t [B, C] -> hidden state [B, C]; `state` is updated and returned."""
+        self._check(x_t, 2)
+        for i, block in enumerate(self.blocks):
+            x_t, state.layers[i] = block.step(x_t, state.layers[i])
+        state.length += 1
+        return self.norm(x_t), state
+
+    def aux_loss(self) -> Tensor:
+        """Sum of the MoE load-balancing losses of the last forward (0 without MoE)."""
+        losses = [b.ffn.aux_loss for b in self.blocks if isinstance(b.ffn, MoE)]
+        return torch.stack(losses).sum() if losses else torch.zeros(())
