@@ -58,3 +58,10 @@ class RegressionModel(LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+class SelfFeedingModel(RegressionModel):
+    """A model that makes its own data (as an RL agent stepping environments does): no DataModule."""
+
+    def train_dataloader(self) -> DataLoader:
+        return RegressionData(num_samples=32, dim=4).train_dataloader()

@@ -146,3 +146,12 @@ def test_help_lists_every_installed_member(tmp_path: Path, cli_env: dict) -> Non
     assert result.returncode == 0
     for member in ("attention", "alignment", "rl", "robotics"):
         assert f"  {member}: models:" in result.stdout
+
+
+def test_model_that_makes_its_own_data_runs_without_a_datamodule(tmp_path: Path) -> None:
+    config = {"model": dict(BASE["model"], class_path="cli_fixtures.SelfFeedingModel"), "trainer": BASE["trainer"]}
+    root = tmp_path / "out"
+    main(["fit", "--config", write(tmp_path / "agent.yaml", config), "--trainer.default_root_dir", str(root)])
+    assert (
+        torch.load(root / "agent" / "version_0" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 3
+    )
