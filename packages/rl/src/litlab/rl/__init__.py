@@ -1,0 +1,16 @@
+"""litlab.rl: offline RL with Flow Q-Learning (arXiv 2502.02538), BC and IQL baselines, local datasets."""
+
+from litlab.rl.eval import OfflineEvalCallback
+from litlab.rl.fql import IQL, FlowBC, FlowQLearning
+from litlab.rl.offline import OfflineMetadata, OfflineRLDataModule, load_offline_dataset, save_offline_dataset
+
+__all__ = [
+    "IQL",
+    "FlowBC",
+    "FlowQLearning",
+    "OfflineEvalCallback",
+    "OfflineMetadata",
+    "OfflineRLDataModule",
+    "load_offline_dataset",
+    "save_offline_dataset",
+]

@@ -1,0 +1,194 @@
+"""Lightning wrappers of the offline RL agents: ``FlowQLearning`` (arXiv 2502.02538), ``FlowBC`` and ``IQL``.
+
+Thin modules with manual optimization: one ``agent.loss`` -> backward -> Adam -> ``agent.after_update``
+per training step, logging the loss's ``info`` under ``train/``. The agents are plain ``nn.Module``s
+(``agent.py``, ``iql.py``) so that benchmarks and CUDA graphs use the same update without Lightning.
+
+The observation and action sizes come from the data: leave ``obs_dim``/``action_dim`` unset and they are
+read from the DataModule in ``setup`` (and saved in the hyperparameters, so checkpoints reload).
+"""
+
+from __future__ import annotations
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor, nn
+
+from litlab.rl.fql.agent import FlowBCAgent, FQLAgent
+from litlab.rl.fql.iql import IQLAgent
+
+SHOWN = ("critic_loss", "bc_flow_loss", "distill_loss", "q_mean", "actor_loss")
+
+
+class OfflineRLModule(LightningModule):
+    """Shared plumbing: lazy agent construction from data sizes, manual optimization, acting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.agent: nn.Module | None = None
+
+    def _init_agent(self) -> None:
+        """Validate the common hyperparameters; build the agent now if both sizes are given."""
+        h = self.hparams
+        if h.lr <= 0:
+            raise ValueError(f"lr must be positive, got {h.lr}")
+        for name in ("obs_dim", "action_dim"):
+            if h[name] is not None and h[name] < 1:
+                raise ValueError(f"{name} must be a positive int or unset, got {h[name]}")
+        if h.obs_dim is not None and h.action_dim is not None:
+            self.agent = self.build_agent(h.obs_dim, h.action_dim)
+
+    def build_agent(self, obs_dim: int, action_dim: int) -> nn.Module:
+        raise NotImplementedError
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        dims = (getattr(dm, "obs_dim", None), getattr(dm, "action_dim", None))
+        if self.agent is None:
+            if None in dims:
+                raise ValueError(
+                    f"{type(self).__name__}: obs_dim/action_dim not given and the datamodule "
+                    f"({type(dm).__name__}) does not provide them; use OfflineRLDataModule or set both"
+                )
+            self.hparams.obs_dim, self.hparams.action_dim = dims
+            self.agent = self.build_agent(*dims)
+        elif None not in dims and dims != (self.hparams.obs_dim, self.hparams.action_dim):
+            raise ValueError(
+                f"{type(self).__name__}: model built for (obs_dim, action_dim) = "
+                f"{(self.hparams.obs_dim, self.hparams.action_dim)} but the data has {dims}"
+            )
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        params = [p for p in self.agent.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=self.hparams.lr)
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        opt = self.optimizers()
+        opt.zero_grad()
+        loss, info = self.agent.loss(batch)
+        self.manual_backward(loss)
+        opt.step()
+        self.agent.after_update()
+        self.log_dict({f"train/{k}": v for k, v in info.items()}, on_step=True, on_epoch=False)
+        self.log_dict({k: v for k, v in info.items() if k in SHOWN}, prog_bar=True, logger=False)
+        return loss.detach()
+
+    @torch.no_grad()
+    def sample_actions(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Actions in [-1, 1] for a batch of observations (B, obs_dim) -> (B, action_dim)."""
+        if self.agent is None:
+            raise RuntimeError(f"{type(self).__name__} has no agent yet: give obs_dim/action_dim or fit first")
+        return self.agent.sample_actions(obs, generator)
+
+
+class FlowQLearning(OfflineRLModule):
+    """Flow Q-Learning: flow BC policy, one-step policy distilled from it and trained to maximize Q."""
+
+    def __init__(
+        self,
+        alpha: float = 10.0,
+        flow_steps: int = 10,
+        hidden_dims: list[int] = [512, 512, 512, 512],  # noqa: B006 (shown in --help)
+        num_critics: int = 2,
+        gamma: float = 0.99,
+        tau: float = 0.005,
+        q_agg: str = "mean",
+        normalize_q_loss: bool = False,
+        lr: float = 3e-4,
+        obs_dim: int | None = None,
+        action_dim: int | None = None,
+    ) -> None:
+        """
+        Args:
+            alpha: weight of the distillation loss; the key knob (sweep 0.03..10 with normalize_q_loss).
+            flow_steps: Euler steps of the flow policy (distillation target and BC sampling).
+            hidden_dims: hidden widths of every MLP (flow field, one-step policy, critics).
+            num_critics: size of the critic ensemble.
+            gamma: discount factor.
+            tau: Polyak rate of the target critic.
+            q_agg: 'mean' or 'min' over the target critics in the TD target.
+            normalize_q_loss: scale the policy Q term by sg(1 / mean|Q|).
+            lr: Adam learning rate (one optimizer for all modules).
+            obs_dim: observation size; read from the data when unset.
+            action_dim: action size; read from the data when unset.
+        """
+        super().__init__()
+        self.save_hyperparameters()
+        self._init_agent()
+
+    def build_agent(self, obs_dim: int, action_dim: int) -> nn.Module:
+        h = self.hparams
+        return FQLAgent(
+            obs_dim,
+            action_dim,
+            h.hidden_dims,
+            h.num_critics,
+            h.alpha,
+            h.flow_steps,
+            h.gamma,
+            h.tau,
+            h.q_agg,
+            h.normalize_q_loss,
+        )
+
+
+class FlowBC(OfflineRLModule):
+    """Behavior cloning with the flow policy alone (FQL's BC component), sampled by Euler integration."""
+
+    def __init__(
+        self,
+        flow_steps: int = 10,
+        hidden_dims: list[int] = [512, 512, 512, 512],  # noqa: B006
+        lr: float = 3e-4,
+        obs_dim: int | None = None,
+        action_dim: int | None = None,
+    ) -> None:
+        """
+        Args:
+            flow_steps: Euler steps when sampling actions.
+            hidden_dims: hidden widths of the velocity field.
+            lr: Adam learning rate.
+            obs_dim: observation size; read from the data when unset.
+            action_dim: action size; read from the data when unset.
+        """
+        super().__init__()
+        self.save_hyperparameters()
+        self._init_agent()
+
+    def build_agent(self, obs_dim: int, action_dim: int) -> nn.Module:
+        return FlowBCAgent(obs_dim, action_dim, self.hparams.hidden_dims, self.hparams.flow_steps)
+
+
+class IQL(OfflineRLModule):
+    """Implicit Q-Learning (arXiv 2110.06169) with the same networks and batch as FQL."""
+
+    def __init__(
+        self,
+        expectile: float = 0.7,
+        beta: float = 3.0,
+        hidden_dims: list[int] = [512, 512, 512, 512],  # noqa: B006
+        gamma: float = 0.99,
+        tau: float = 0.005,
+        lr: float = 3e-4,
+        obs_dim: int | None = None,
+        action_dim: int | None = None,
+    ) -> None:
+        """
+        Args:
+            expectile: tau of the expectile value loss (0.7 for MuJoCo locomotion).
+            beta: inverse temperature of advantage-weighted regression (3.0 for MuJoCo locomotion).
+            hidden_dims: hidden widths of every MLP.
+            gamma: discount factor.
+            tau: Polyak rate of the target critic.
+            lr: Adam learning rate.
+            obs_dim: observation size; read from the data when unset.
+            action_dim: action size; read from the data when unset.
+        """
+        super().__init__()
+        self.save_hyperparameters()
+        self._init_agent()
+
+    def build_agent(self, obs_dim: int, action_dim: int) -> nn.Module:
+        h = self.hparams
+        return IQLAgent(obs_dim, action_dim, h.hidden_dims, h.expectile, h.beta, h.gamma, h.tau)

@@ -1,0 +1,87 @@
+"""``OfflineRLDataModule``: uniform transition sampling from an offline dataset on disk.
+
+Every training step draws ``batch_size`` transition indices uniformly with replacement (as the reference
+FQL/IQL implementations do), so an "epoch" has no meaning: the loader is infinite and ``max_steps``
+ends training. Batches are dicts of tensors: ``observations, actions, rewards, masks, next_observations``
+with ``masks = 1 - terminals`` (a time-limit cut still bootstraps).
+
+Dataset actions are clipped to +-``action_clip`` (1 - 1e-5 as in the authors' code, so that a flow or
+tanh policy can represent them); the number of clipped entries is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, IterableDataset
+
+from litlab.rl.offline.storage import OfflineMetadata, load_offline_dataset
+
+log = logging.getLogger(__name__)
+
+
+class UniformTransitions(IterableDataset):
+    """An endless stream of uniformly sampled batches from in-memory tensors."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], batch_size: int, seed: int) -> None:
+        self.tensors, self.batch_size, self.seed = tensors, batch_size, seed
+        self.size = len(tensors["rewards"])
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(self.seed)
+        while True:
+            idx = torch.randint(self.size, (self.batch_size,), generator=gen)
+            yield {k: v[idx] for k, v in self.tensors.items()}
+
+
+class OfflineRLDataModule(LightningDataModule):
+    """Loads an offline dataset written by ``python -m litlab.rl.offline`` and samples transitions."""
+
+    def __init__(self, path: str, batch_size: int = 256, seed: int = 0, action_clip: float = 1.0 - 1e-5) -> None:
+        """
+        Args:
+            path: folder of the dataset (e.g. data/rl/hopper-medium-v5).
+            batch_size: transitions per training step.
+            seed: seed of the index sampler.
+            action_clip: dataset actions are clipped to [-action_clip, action_clip] (count logged).
+        """
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0 < action_clip <= 1:
+            raise ValueError(f"action_clip must be in (0, 1], got {action_clip}")
+        self.path, self.batch_size, self.seed, self.action_clip = path, batch_size, seed, action_clip
+        self.tensors: dict[str, torch.Tensor] | None = None
+        self.metadata: OfflineMetadata | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.tensors is not None:
+            return
+        arrays, self.metadata = load_offline_dataset(self.path)
+        actions = arrays["actions"]
+        clipped = int((np.abs(actions) > self.action_clip).sum())
+        if clipped:
+            log.info("%s: clipped %d of %d action entries to +-%g", self.path, clipped, actions.size, self.action_clip)
+        self.num_clipped_actions = clipped
+        self.tensors = {
+            "observations": torch.from_numpy(arrays["observations"]),
+            "actions": torch.from_numpy(np.clip(actions, -self.action_clip, self.action_clip)),
+            "rewards": torch.from_numpy(arrays["rewards"]),
+            "masks": torch.from_numpy(1.0 - arrays["terminals"].astype(np.float32)),
+            "next_observations": torch.from_numpy(arrays["next_observations"]),
+        }
+
+    @property
+    def obs_dim(self) -> int | None:
+        return None if self.tensors is None else self.tensors["observations"].shape[1]
+
+    @property
+    def action_dim(self) -> int | None:
+        return None if self.tensors is None else self.tensors["actions"].shape[1]
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        return DataLoader(UniformTransitions(self.tensors, self.batch_size, self.seed), batch_size=None)
