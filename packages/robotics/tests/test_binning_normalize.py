@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from litlab.robotics.tokenizers import BinningTokenizer, QuantileNormalizer
-from litlab.robotics.tokenizers import _bpe_kernel
+from litlab.robotics.tokenizers import BinningTokenizer, QuantileNormalizer, _bpe_kernel
 
 
 def test_binning_hand_values_and_order():
@@ -68,6 +67,5 @@ def test_numpy_decode_fallback_matches_compiled(fitted, chunks_50x7, rng):
     a = _bpe_kernel.expand_batch(flat, lens, fitted.bpe.token_offsets, fitted.bpe.token_symbols, 350, -7)
     out = np.empty_like(a[0])
     n_sym = np.empty_like(a[1])
-    _bpe_kernel._expand_batch_numpy(flat, lens, fitted.bpe.token_offsets, fitted.bpe.token_symbols,
-                                    350, -7, out, n_sym)
+    _bpe_kernel._expand_batch_numpy(flat, lens, fitted.bpe.token_offsets, fitted.bpe.token_symbols, 350, -7, out, n_sym)
     assert np.array_equal(a[0], out) and np.array_equal(a[1], n_sym)

@@ -62,13 +62,18 @@ def test_strict_and_relaxed_on_corrupted(fitted, chunks_50x7, case):
     assert relaxed.repaired.tolist() == [False, not exact and not foreign]
     if not foreign:
         # truncate / zero-pad on the right: the first min(n, 350) coefficients are the decoded symbols
-        coeffs = np.rint(np.asarray(
-            __import__("scipy.fft").fft.dct(relaxed.actions[1].numpy(), type=2, norm="ortho", axis=0)) * 10)
+        coeffs = np.rint(
+            np.asarray(__import__("scipy.fft").fft.dct(relaxed.actions[1].numpy(), type=2, norm="ortho", axis=0)) * 10
+        )
         flat = coeffs.reshape(-1).astype(int)
-        syms = np.concatenate([fitted.bpe.token_symbols[fitted.bpe.token_offsets[t]:
-                                                        fitted.bpe.token_offsets[t + 1]] for t in seq]
-                              + [np.zeros(0, int)])[:350] + fitted.min_token
-        assert np.array_equal(flat[: len(syms)], syms) and not flat[len(syms):].any()
+        syms = (
+            np.concatenate(
+                [fitted.bpe.token_symbols[fitted.bpe.token_offsets[t] : fitted.bpe.token_offsets[t + 1]] for t in seq]
+                + [np.zeros(0, int)]
+            )[:350]
+            + fitted.min_token
+        )
+        assert np.array_equal(flat[: len(syms)], syms) and not flat[len(syms) :].any()
     if kind == "truncate" and not foreign:
         # losing only trailing tokens loses only the highest frequencies: error stays moderate
         assert torch.linalg.norm(relaxed.actions[1] - strict.actions[0]) < torch.linalg.norm(strict.actions[0]) + 1e-9

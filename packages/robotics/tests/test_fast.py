@@ -6,7 +6,7 @@ import scipy.fft
 import torch
 from tokenizers import Tokenizer
 
-from litlab.robotics.tokenizers import FASTDecodeError, FASTTokenizer
+from litlab.robotics.tokenizers import FASTTokenizer
 
 
 def test_fit_range_and_flatten_order(fitted, chunks_50x7):
@@ -123,8 +123,7 @@ def test_bad_arguments(fitted):
 def test_universal_fit_mixed_horizons_and_dims():
     from litlab.robotics.data.synthetic import spline_chunks
 
-    sets = [spline_chunks(150, 10, 7, seed=1), spline_chunks(150, 50, 2, seed=2),
-            spline_chunks(100, 25, 14, seed=3)]
+    sets = [spline_chunks(150, 10, 7, seed=1), spline_chunks(150, 50, 2, seed=2), spline_chunks(100, 25, 14, seed=3)]
     tok = FASTTokenizer(vocab_size=1024).fit_universal(sets, pad_to=16)
     assert tok.horizon is None and tok.fit_info["pad_to"] == 16
     for x in sets:

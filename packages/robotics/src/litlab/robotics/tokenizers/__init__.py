@@ -5,5 +5,14 @@ from litlab.robotics.tokenizers.dct import dct, dct_matrix, fast_coefficients, i
 from litlab.robotics.tokenizers.fast import DecodeResult, FASTDecodeError, FASTTokenizer
 from litlab.robotics.tokenizers.normalize import QuantileNormalizer
 
-__all__ = ["BinningTokenizer", "DecodeResult", "FASTDecodeError", "FASTTokenizer", "QuantileNormalizer",
-           "dct", "dct_matrix", "fast_coefficients", "idct"]
+__all__ = [
+    "BinningTokenizer",
+    "DecodeResult",
+    "FASTDecodeError",
+    "FASTTokenizer",
+    "QuantileNormalizer",
+    "dct",
+    "dct_matrix",
+    "fast_coefficients",
+    "idct",
+]

@@ -195,8 +195,16 @@ def expand_batch(flat, lens, offsets, token_symbols, length: int, shift: int):
     out = np.empty((len(lens), length), dtype=np.int64)
     n_symbols = np.empty(len(lens), dtype=np.int64)
     fn = _expand_batch if HAVE_NUMBA else _expand_batch_numpy
-    fn(np.asarray(flat, dtype=np.int64), np.asarray(lens, dtype=np.int64), offsets, token_symbols,
-       length, shift, out, n_symbols)
+    fn(
+        np.asarray(flat, dtype=np.int64),
+        np.asarray(lens, dtype=np.int64),
+        offsets,
+        token_symbols,
+        length,
+        shift,
+        out,
+        n_symbols,
+    )
     return out, n_symbols
 
 

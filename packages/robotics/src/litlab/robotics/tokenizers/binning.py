@@ -37,8 +37,10 @@ class BinningTokenizer:
 
     def encode(self, chunks) -> torch.Tensor:
         """Normalized chunks ``[N, H, D]`` -> LongTensor ``[N, H * D]`` (time-major)."""
-        x = as_chunks(chunks, dtype=chunks.dtype if isinstance(chunks, torch.Tensor)
-                      and chunks.is_floating_point() else torch.float64)
+        x = as_chunks(
+            chunks,
+            dtype=chunks.dtype if isinstance(chunks, torch.Tensor) and chunks.is_floating_point() else torch.float64,
+        )
         outside = int(((x < -1) | (x > 1)).sum())
         if outside:
             self.stats["clipped"] += outside
@@ -53,6 +55,5 @@ class BinningTokenizer:
         if ids.ndim != 2 or ids.shape[1] != horizon * action_dim:
             raise ValueError(f"ids must be [N, H*D] = [N, {horizon * action_dim}], got {tuple(ids.shape)}")
         if ids.numel() and (ids.min() < 0 or ids.max() >= self.bins):
-            raise ValueError(f"ids must lie in [0, {self.bins - 1}], got range "
-                             f"[{int(ids.min())}, {int(ids.max())}]")
+            raise ValueError(f"ids must lie in [0, {self.bins - 1}], got range [{int(ids.min())}, {int(ids.max())}]")
         return (-1 + (ids.float() + 0.5) * 2 / self.bins).reshape(len(ids), horizon, action_dim)

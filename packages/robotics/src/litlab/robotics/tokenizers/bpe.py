@@ -56,8 +56,12 @@ class IntegerBPE:
         base = symbol_base(n_symbols)
         tok = Tokenizer(models.BPE())  # no normalizer, pre-tokenizer, post-processor or decoder
         trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[], show_progress=False,
-            initial_alphabet=[chr(base + s) for s in range(n_symbols)], max_token_length=10000,
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=[],
+            show_progress=False,
+            initial_alphabet=[chr(base + s) for s in range(n_symbols)],
+            max_token_length=10000,
         )
         tok.train_from_iterator(strings, trainer=trainer)
         return cls(tok, n_symbols, base)
@@ -94,8 +98,9 @@ class IntegerBPE:
         # trained BPE); check it so a hand-edited bpe.json cannot silently change the ids.
         made_at = np.full(v, -1, dtype=np.int64)
         made_at[merged] = np.arange(len(merged))
-        if len(merged) and ((made_at[left] >= np.arange(len(merged))).any()
-                            or (made_at[right] >= np.arange(len(merged))).any()):
+        if len(merged) and (
+            (made_at[left] >= np.arange(len(merged))).any() or (made_at[right] >= np.arange(len(merged))).any()
+        ):
             raise ValueError("BPE merges are not in creation order; cannot use this merges list")
         self.n_merges = len(merged)
         self.merge_keys, self.merge_vals = _bpe_kernel.build_merge_table(left, right, merged)
@@ -113,8 +118,7 @@ class IntegerBPE:
             first = self.symbol_to_id[symbols]  # (N, L) alphabet ids
             return _bpe_kernel.encode_batch(first, self.merge_keys, self.merge_vals, self.n_merges)
         if backend == "tokenizers":
-            enc = self.tokenizer.encode_batch_fast(symbols_to_strings(symbols, self.base),
-                                                   add_special_tokens=False)
+            enc = self.tokenizer.encode_batch_fast(symbols_to_strings(symbols, self.base), add_special_tokens=False)
             ids = [e.ids for e in enc]
             lens = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
             flat = np.fromiter((t for i in ids for t in i), dtype=np.int64, count=int(lens.sum()))
@@ -124,8 +128,9 @@ class IntegerBPE:
     def decode(self, flat_ids: np.ndarray, lengths: np.ndarray, length: int, shift: int = 0):
         """Flat ids + per-chunk lengths -> (``[N, length]`` symbols + shift, zero-padded, and the true
         symbol count per chunk, -1 where a chunk holds an id outside the vocabulary)."""
-        return _bpe_kernel.expand_batch(flat_ids, lengths, self.token_offsets, self.token_symbols,
-                                        int(length), int(shift))
+        return _bpe_kernel.expand_batch(
+            flat_ids, lengths, self.token_offsets, self.token_symbols, int(length), int(shift)
+        )
 
     def to_str(self) -> str:
         return self.tokenizer.to_str()

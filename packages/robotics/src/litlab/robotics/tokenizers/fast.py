@@ -77,8 +77,15 @@ class FASTTokenizer:
 
     FORMAT_VERSION = 1
 
-    def __init__(self, scale: float = 10.0, vocab_size: int = 1024, min_frequency: int = 2,
-                 horizon: int | None = None, action_dim: int | None = None, backend: str = "auto"):
+    def __init__(
+        self,
+        scale: float = 10.0,
+        vocab_size: int = 1024,
+        min_frequency: int = 2,
+        horizon: int | None = None,
+        action_dim: int | None = None,
+        backend: str = "auto",
+    ):
         if not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
             raise ValueError(f"scale must be a positive finite number, got {scale!r}")
         if not isinstance(vocab_size, int) or vocab_size < 2:
@@ -122,8 +129,7 @@ class FASTTokenizer:
             rows.append(fast_coefficients(x, self.scale).reshape(len(x), -1).numpy())
         self._fit_flat(rows)
         self.horizon = self.action_dim = None
-        self.fit_info = {"universal": True, "pad_to": pad_to,
-                         "sets": [list(np.shape(c)) for c in chunk_sets]}
+        self.fit_info = {"universal": True, "pad_to": pad_to, "sets": [list(np.shape(c)) for c in chunk_sets]}
         return self
 
     def _fit_flat(self, rows: list[np.ndarray]):
@@ -133,10 +139,12 @@ class FASTTokenizer:
         if n_symbols > self.vocab_size:
             raise ValueError(
                 f"the fitted integer range [{lo}, {hi}] needs {n_symbols} symbols > vocab_size="
-                f"{self.vocab_size}; lower scale (now {self.scale}) or raise vocab_size")
+                f"{self.vocab_size}; lower scale (now {self.scale}) or raise vocab_size"
+            )
         if n_symbols + 100 > self.vocab_size:
-            log.warning("integer range needs %d of %d vocab entries; BPE has few merges left",
-                        n_symbols, self.vocab_size)
+            log.warning(
+                "integer range needs %d of %d vocab entries; BPE has few merges left", n_symbols, self.vocab_size
+            )
         strings = (s for r in rows for s in symbols_to_strings(r - lo, symbol_base(n_symbols)))
         self.bpe = IntegerBPE.train(strings, n_symbols, self.vocab_size, self.min_frequency)
         self.min_token, self.max_token = lo, hi
@@ -162,8 +170,13 @@ class FASTTokenizer:
         self.stats["encoded"] += len(q)
         if n_clamped:
             self.stats["clamped"] += n_clamped
-            log.warning("FAST encode clamped %d of %d coefficients to the fitted range [%d, %d]",
-                        n_clamped, q.size, self.min_token, self.max_token)
+            log.warning(
+                "FAST encode clamped %d of %d coefficients to the fitted range [%d, %d]",
+                n_clamped,
+                q.size,
+                self.min_token,
+                self.max_token,
+            )
         return clamped - self.min_token
 
     def encode_flat(self, chunks, pad_to: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -176,13 +189,20 @@ class FASTTokenizer:
         flat, lens = self.encode_flat(chunks, pad_to)
         ends = np.cumsum(lens).tolist()
         flat = flat.tolist()
-        return [flat[e - n:e] for e, n in zip(ends, lens.tolist())]
+        return [flat[e - n : e] for e, n in zip(ends, lens.tolist())]
 
     # ------------------------------------------------------------------ decoding
-    def decode_with_info(self, ids, horizon: int | None = None, action_dim: int | None = None,
-                         mode: Literal["strict", "relaxed"] = "strict", lengths=None,
-                         pad_to: int | None = None, dtype: torch.dtype = torch.float64,
-                         device: str | torch.device = "cpu") -> DecodeResult:
+    def decode_with_info(
+        self,
+        ids,
+        horizon: int | None = None,
+        action_dim: int | None = None,
+        mode: Literal["strict", "relaxed"] = "strict",
+        lengths=None,
+        pad_to: int | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+    ) -> DecodeResult:
         """Decode token ids to normalized chunks ``[N, H, D]`` with status masks; never raises on content.
 
         Args:
@@ -197,8 +217,10 @@ class FASTTokenizer:
         h = horizon if horizon is not None else self.horizon
         d = action_dim if action_dim is not None else self.action_dim
         if not (isinstance(h, int) and isinstance(d, int) and h >= 1 and d >= 1):
-            raise ValueError(f"decode needs positive int horizon and action_dim, got {h!r} and {d!r} "
-                             "(a universal fit stores neither: pass them)")
+            raise ValueError(
+                f"decode needs positive int horizon and action_dim, got {h!r} and {d!r} "
+                "(a universal fit stores neither: pass them)"
+            )
         width = pad_to if pad_to is not None else d
         if width < d:
             raise ValueError(f"pad_to={pad_to} is smaller than action_dim={d}")
@@ -213,11 +235,18 @@ class FASTTokenizer:
         self.stats["decode_failures"] += int(failed.sum())
         repaired = ~exact & ~failed
         self.stats["decode_repairs"] += int(repaired.sum())
-        return DecodeResult(actions, torch.from_numpy(exact & ~foreign), torch.from_numpy(repaired),
-                            torch.from_numpy(failed))
+        return DecodeResult(
+            actions, torch.from_numpy(exact & ~foreign), torch.from_numpy(repaired), torch.from_numpy(failed)
+        )
 
-    def decode(self, ids, horizon: int | None = None, action_dim: int | None = None,
-               mode: Literal["strict", "relaxed"] = "strict", **kwargs) -> torch.Tensor:
+    def decode(
+        self,
+        ids,
+        horizon: int | None = None,
+        action_dim: int | None = None,
+        mode: Literal["strict", "relaxed"] = "strict",
+        **kwargs,
+    ) -> torch.Tensor:
         """Decode to normalized chunks ``[N, H, D]``; see :meth:`decode_with_info` for the arguments.
 
         ``strict`` raises :class:`FASTDecodeError` if any sequence does not form exactly H*D coefficients
@@ -228,7 +257,9 @@ class FASTTokenizer:
             bad = torch.nonzero(res.failed).flatten()[:10].tolist()
             raise FASTDecodeError(
                 f"{res.n_failures} of {len(res.failed)} token sequences could not be decoded in {mode} "
-                f"mode (first indices {bad}); use decode_with_info() to get zero chunks instead", res)
+                f"mode (first indices {bad}); use decode_with_info() to get zero chunks instead",
+                res,
+            )
         if res.n_repairs:
             log.info("FAST relaxed decode repaired %d of %d sequences", res.n_repairs, len(res.failed))
         return res.actions
@@ -251,5 +282,7 @@ class FASTTokenizer:
 
     def __repr__(self) -> str:
         fitted = f", range=[{self.min_token}, {self.max_token}]" if self.bpe else ", unfitted"
-        return (f"FASTTokenizer(scale={self.scale}, vocab_size={self.vocab_size}, H={self.horizon}, "
-                f"D={self.action_dim}{fitted})")
+        return (
+            f"FASTTokenizer(scale={self.scale}, vocab_size={self.vocab_size}, H={self.horizon}, "
+            f"D={self.action_dim}{fitted})"
+        )

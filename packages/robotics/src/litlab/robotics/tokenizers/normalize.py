@@ -35,8 +35,7 @@ def _to_numpy(x, name: str) -> np.ndarray:
 
 def _like(y: np.ndarray, ref):
     if isinstance(ref, torch.Tensor):
-        return torch.as_tensor(y, dtype=ref.dtype if ref.is_floating_point() else torch.float64,
-                               device=ref.device)
+        return torch.as_tensor(y, dtype=ref.dtype if ref.is_floating_point() else torch.float64, device=ref.device)
     return y
 
 
@@ -122,8 +121,14 @@ class QuantileNormalizer:
 
     def to_dict(self) -> dict:
         self._check_fitted()
-        return {"q01": self.q01.tolist(), "q99": self.q99.tolist(), "q_low": self.q_low,
-                "q_high": self.q_high, "eps": self.eps, "source": self.source}
+        return {
+            "q01": self.q01.tolist(),
+            "q99": self.q99.tolist(),
+            "q_low": self.q_low,
+            "q_high": self.q_high,
+            "eps": self.eps,
+            "source": self.source,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> QuantileNormalizer:

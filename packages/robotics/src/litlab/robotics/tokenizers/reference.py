@@ -51,13 +51,16 @@ class ReferenceFASTTokenizer:
             raise ValueError(f"vocab_size {self.vocab_size} < integer range {self.max_token - self.min_token}")
         if self.max_token - self.min_token + 100 > self.vocab_size:
             log.warning("reference FAST: integer range within 100 of the vocab size")
-        strings = ("".join(map(chr, (np.around(c * self.scale) - self.min_token).astype(int)))
-                   for c in coeffs)
+        strings = ("".join(map(chr, (np.around(c * self.scale) - self.min_token).astype(int))) for c in coeffs)
         self.bpe = ByteLevelBPETokenizer()
         trainer = trainers.BpeTrainer(
-            vocab_size=self.vocab_size, min_frequency=2, show_progress=False, special_tokens=[],
+            vocab_size=self.vocab_size,
+            min_frequency=2,
+            show_progress=False,
+            special_tokens=[],
             initial_alphabet=[chr(i) for i in range(self.max_token - self.min_token + 1)],
-            max_token_length=10000)
+            max_token_length=10000,
+        )
         self.bpe._tokenizer.train_from_iterator(strings, trainer=trainer)
         return self
 

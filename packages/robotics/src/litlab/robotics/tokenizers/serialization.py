@@ -12,12 +12,21 @@ from itertools import chain
 from pathlib import Path
 
 import numpy as np
-import torch
 import tokenizers
+import torch
 
 CONFIG_FILE, BPE_FILE = "fast_config.json", "bpe.json"
-_REQUIRED = ("format_version", "scale", "vocab_size", "min_frequency", "min_token", "max_token",
-             "symbol_base", "horizon", "action_dim")
+_REQUIRED = (
+    "format_version",
+    "scale",
+    "vocab_size",
+    "min_frequency",
+    "min_token",
+    "max_token",
+    "symbol_base",
+    "horizon",
+    "action_dim",
+)
 
 
 def check_ids(ids, lengths=None) -> tuple[np.ndarray, np.ndarray]:
@@ -52,10 +61,18 @@ def check_ids(ids, lengths=None) -> tuple[np.ndarray, np.ndarray]:
 def save_config(tok, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     cfg = {
-        "format_version": tok.FORMAT_VERSION, "kind": "fast", "scale": tok.scale,
-        "vocab_size": tok.vocab_size, "min_frequency": tok.min_frequency, "min_token": tok.min_token,
-        "max_token": tok.max_token, "symbol_base": tok.bpe.base, "horizon": tok.horizon,
-        "action_dim": tok.action_dim, "fit_info": tok.fit_info, "tokenizers_version": tokenizers.__version__,
+        "format_version": tok.FORMAT_VERSION,
+        "kind": "fast",
+        "scale": tok.scale,
+        "vocab_size": tok.vocab_size,
+        "min_frequency": tok.min_frequency,
+        "min_token": tok.min_token,
+        "max_token": tok.max_token,
+        "symbol_base": tok.bpe.base,
+        "horizon": tok.horizon,
+        "action_dim": tok.action_dim,
+        "fit_info": tok.fit_info,
+        "tokenizers_version": tokenizers.__version__,
     }
     (folder / CONFIG_FILE).write_text(json.dumps(cfg, indent=2))
     (folder / BPE_FILE).write_text(tok.bpe.to_str())
@@ -76,7 +93,10 @@ def load_config(folder: Path, version: int) -> tuple[dict, str]:
         raise ValueError(f"{cfg_path} is missing keys {missing}")
     if cfg["format_version"] != version:
         raise ValueError(f"{cfg_path} has format_version {cfg['format_version']}, this code reads {version}")
-    if not isinstance(cfg["min_token"], int) or not isinstance(cfg["max_token"], int) \
-            or cfg["max_token"] < cfg["min_token"]:
+    if (
+        not isinstance(cfg["min_token"], int)
+        or not isinstance(cfg["max_token"], int)
+        or cfg["max_token"] < cfg["min_token"]
+    ):
         raise ValueError(f"{cfg_path}: bad integer range [{cfg['min_token']}, {cfg['max_token']}]")
     return cfg, bpe_path.read_text()
