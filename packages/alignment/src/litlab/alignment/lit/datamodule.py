@@ -1,0 +1,166 @@
+"""`PreferenceDataModule`: TRL-format preference data (or the embedded synthetic task) for Lightning."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from litlab.alignment.data.collate import PreferenceCollator
+from litlab.alignment.data.encode import PreferenceEncoder
+from litlab.alignment.data.files import load_preference_rows, read_rows
+from litlab.alignment.data.synthetic import ArithmeticTask, write
+from litlab.alignment.data.tokenizer import load_tokenizer, train_task_tokenizer
+
+
+class PreferenceDataModule(L.LightningDataModule):
+    """Preference pairs as 2B-row batches (see `PreferenceCollator`); SFT uses the chosen rows only.
+
+    Without `train_files` the synthetic addition task is generated into `data_dir` (with its tokenizer).
+    """
+
+    def __init__(
+        self,
+        train_files: list[str] | None = None,
+        val_files: list[str] | None = None,
+        eval_files: dict[str, str] | None = None,
+        tokenizer: str | None = None,
+        data_dir: str = "data/alignment/arith",
+        task: ArithmeticTask | None = None,
+        batch_size: int = 16,
+        max_length: int = 128,
+        max_prompt_length: int | None = 64,
+        truncation_mode: str = "keep_end",
+        drop_truncated: bool = True,
+        chat_template: str | None = None,
+        eos_tokens: list[str] | None = None,
+        pad_token: str | None = None,
+        chosen_only: bool = False,
+        num_workers: int = 0,
+    ) -> None:
+        """
+        Args:
+            train_files: JSONL / parquet files or save_to_disk folders (None: the synthetic task).
+            val_files: validation files (synthetic: its val split; None with train_files: no validation).
+            eval_files: {name: file of {"prompt", "answer"} rows} for generation metrics
+                (synthetic: {"id": eval_id.jsonl, "ood": eval_ood.jsonl}).
+            tokenizer: local tokenizer folder (a HF model folder works); None: the synthetic task's own.
+            data_dir: where the synthetic task and its tokenizer are written.
+            task: settings of the synthetic task.
+            batch_size: preference pairs per batch (2 x batch_size rows).
+            max_length: longest prompt + completion in tokens.
+            max_prompt_length: prompts are truncated to this many tokens first (None: no limit).
+            truncation_mode: keep_end (keep the prompt's last tokens) or keep_start.
+            drop_truncated: drop pairs whose completion does not fit (else cut, without EOS).
+            chat_template: Jinja chat template for conversational rows (default: the tokenizer's).
+            eos_tokens: extra end-of-turn tokens that count as EOS (e.g. "<|im_end|>").
+            pad_token: an existing token to pad with if the tokenizer has no pad token (must not be EOS).
+            chosen_only: emit only the chosen rows (supervised fine-tuning on chosen answers).
+            num_workers: DataLoader workers.
+        """
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if train_files is not None and tokenizer is None:
+            raise ValueError("train_files need a tokenizer folder (tokenizer=...); only the synthetic task has its own")
+        self.save_hyperparameters()
+        self.task = task if task is not None else ArithmeticTask()
+        self.tokenizer = None
+        self.report: dict[str, dict] = {}
+
+    # -- files ---------------------------------------------------------------------------------------
+    def _synthetic_files(self) -> dict[str, Path]:
+        root = Path(self.hparams.data_dir)
+        spec = json.dumps(asdict(self.task), indent=1)
+        if not (root / "task.json").exists() or (root / "task.json").read_text() != spec:
+            write(self.task, root)
+        paths = {s: root / f"{s}.jsonl" for s in ("train", "val", "eval_id", "eval_ood")}
+        if not (root / "tokenizer" / "tokenizer.json").exists():
+            texts = [r["prompt"] + r.get("chosen", "") + r.get("rejected", "") for p in paths.values()
+                     for r in read_rows(p)[0]]  # fmt: skip
+            train_task_tokenizer(texts, root / "tokenizer")
+        return paths
+
+    def _resolve(self) -> tuple[list, list, dict, str]:
+        hp = self.hparams
+        if hp.train_files is not None:
+            return list(hp.train_files), list(hp.val_files or []), dict(hp.eval_files or {}), hp.tokenizer
+        paths = self._synthetic_files()
+        evals = hp.eval_files or {"id": str(paths["eval_id"]), "ood": str(paths["eval_ood"])}
+        val = list(hp.val_files) if hp.val_files is not None else [str(paths["val"])]
+        tok = hp.tokenizer or str(Path(hp.data_dir) / "tokenizer")
+        return [str(paths["train"])], val, evals, tok
+
+    # -- tokenizer -----------------------------------------------------------------------------------
+    def _load_tokenizer(self, folder: str) -> None:
+        tok = load_tokenizer(folder)
+        if tok.eos_token_id is None:
+            raise ValueError(f"tokenizer {folder!r} has no EOS token")
+        if self.hparams.pad_token is not None:
+            if self.hparams.pad_token not in tok.get_vocab():
+                raise ValueError(f"pad_token {self.hparams.pad_token!r} is not a token of the tokenizer {folder!r}")
+            tok.pad_token = self.hparams.pad_token
+        if tok.pad_token_id is None:
+            raise ValueError(f"tokenizer {folder!r} has no pad token; set pad_token to a token distinct from EOS")
+        eos = {tok.eos_token_id}
+        for name in self.hparams.eos_tokens or []:
+            if name not in tok.get_vocab():
+                raise ValueError(f"eos_tokens entry {name!r} is not a token of the tokenizer {folder!r}")
+            eos.add(tok.convert_tokens_to_ids(name))
+        gen = Path(folder) / "generation_config.json"
+        if gen.exists():
+            ids = json.loads(gen.read_text()).get("eos_token_id")
+            eos.update([ids] if isinstance(ids, int) else ids or [])
+        if tok.pad_token_id in eos:
+            raise ValueError(f"pad token {tok.pad_token!r} is an EOS token: padding must differ from EOS (spec §2.2)")
+        self.tokenizer, self.eos_ids, self.pad_id = tok, eos, tok.pad_token_id
+
+    # -- encoding ------------------------------------------------------------------------------------
+    def _encode(self, name: str, files: list[str]):
+        from datasets import Dataset
+
+        hp = self.hparams
+        rows, malformed = load_preference_rows(files)
+        encoder = PreferenceEncoder(
+            self.tokenizer, self.eos_ids, max_length=hp.max_length, max_prompt_length=hp.max_prompt_length,
+            truncation_mode=hp.truncation_mode, drop_truncated=hp.drop_truncated, chat_template=hp.chat_template,
+        )  # fmt: skip
+        kept, dropped = [], Counter()
+        for row in rows:
+            out = encoder.encode(row)
+            if isinstance(out, str):
+                dropped[out] += 1
+            else:
+                kept.append({"chosen": vars(out[0]), "rejected": vars(out[1])})
+        self.report[name] = dict(usable=len(kept), malformed=dict(malformed), dropped=dict(dropped),
+                                 events=dict(encoder.stats))  # fmt: skip
+        if malformed or dropped:
+            warnings.warn(f"{name} data {files}: {self.report[name]}", stacklevel=2)
+        if not kept:
+            raise ValueError(f"{name} data {files}: no pair survived encoding: {self.report[name]}")
+        return Dataset.from_list(kept)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.tokenizer is not None:
+            return
+        train, val, evals, tok_folder = self._resolve()
+        self._load_tokenizer(tok_folder)
+        self.collator = PreferenceCollator(self.pad_id, self.eos_ids, chosen_only=self.hparams.chosen_only)
+        self.train_set = self._encode("train", train)
+        self.val_set = self._encode("val", val) if val else None
+        self.eval_prompts = {k: [r for r in read_rows(v)[0] if "prompt" in r] for k, v in evals.items()}
+
+    def _loader(self, dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle, collate_fn=self.collator,
+                          num_workers=self.hparams.num_workers)  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return [] if self.val_set is None else self._loader(self.val_set, shuffle=False)
