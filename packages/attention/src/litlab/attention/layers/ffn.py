@@ -78,13 +78,14 @@ class MoE(nn.Module):
 
     def route(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """x [N, C] -> (weights [N, k] summing to 1, experts [N, k], router probabilities [N, E] fp32)."""
-        probs = torch.softmax(self.router(x).float(), dim=-1)
+        logits = self.router(x)
+        probs = torch.softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
         weights, experts = probs.topk(self.top_k, dim=-1)
         return weights / weights.sum(-1, keepdim=True), experts, probs
 
     def load_balancing_loss(self, experts: Tensor, probs: Tensor) -> tuple[Tensor, Tensor]:
         """(E * sum_e f_e P_e, f) for experts [N, k] and probabilities [N, E]."""
-        slots = torch.bincount(experts.flatten(), minlength=self.num_experts).float()
+        slots = torch.bincount(experts.flatten(), minlength=self.num_experts).to(probs.dtype)
         f = slots / experts.numel()
         return self.num_experts * (f * probs.mean(0)).sum(), f
 

@@ -27,18 +27,22 @@ class RotaryEmbedding(nn.Module):
             raise ValueError(f"rotary_dim must be even and in (0, head_dim={head_dim}], got {rotary_dim}")
         if theta <= 1.0:
             raise ValueError(f"theta must be > 1, got {theta}")
-        self.rotary_dim = rotary_dim
-        inv_freq = theta ** (-torch.arange(0, rotary_dim, 2, dtype=torch.float64) / rotary_dim)
-        self.register_buffer("inv_freq", inv_freq.float(), persistent=False)
+        self.rotary_dim, self.theta = rotary_dim, theta
 
     def forward(self, x: Tensor, positions: Tensor) -> Tensor:
-        """Rotate x [B, T, H, D] at integer positions [T] (or [B, T])."""
-        angles = positions.to(torch.float32)[..., None] * self.inv_freq  # (..., T, R/2)
+        """Rotate x [B, T, H, D] at integer positions [T] (or [B, T]).
+
+        Angles are formed in float64 (exact for positions up to 2^53; fp32 would lose the low bits of
+        pos * freq beyond ~10^5 tokens) and the rotation runs in fp32 (float64 for float64 inputs).
+        """
+        r = self.rotary_dim
+        cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
+        inv_freq = self.theta ** (-torch.arange(0, r, 2, dtype=torch.float64, device=x.device) / r)
+        angles = positions.to(torch.float64)[..., None] * inv_freq  # (..., T, R/2)
         if angles.dim() == 2:
             angles = angles[None]
-        cos = angles.cos()[:, :, None, :]  # (B|1, T, 1, R/2)
-        sin = angles.sin()[:, :, None, :]
-        r = self.rotary_dim
-        x1, x2, rest = x[..., : r // 2].float(), x[..., r // 2 : r].float(), x[..., r:]
+        cos = angles.cos().to(cdt)[:, :, None, :]  # (B|1, T, 1, R/2)
+        sin = angles.sin().to(cdt)[:, :, None, :]
+        x1, x2, rest = x[..., : r // 2].to(cdt), x[..., r // 2 : r].to(cdt), x[..., r:]
         rotated = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1).to(x.dtype)
         return torch.cat([rotated, rest], dim=-1) if rest.shape[-1] else rotated

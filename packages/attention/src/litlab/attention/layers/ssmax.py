@@ -68,8 +68,8 @@ class SSMax(nn.Module):
             self.register_buffer("s", torch.tensor([float(s_fixed)]), persistent=False)
 
     def multiplier(self, num_keys: Tensor) -> Tensor:
-        """Factor per (position, head): num_keys [T] (n >= 1) -> [T, H] (or [T, 1]) in fp32."""
-        log_n = torch.log(num_keys.to(torch.float32))[:, None]
+        """Factor per (position, head): num_keys [T] (n >= 1) -> [T, H] (or [T, 1]), fp32 or s's dtype."""
+        log_n = torch.log(num_keys.to(torch.float64))[:, None].to(torch.promote_types(self.s.dtype, torch.float32))
         if self.mode == "learn":
             return log_n * self.s
         return torch.clamp(log_n * self.s, min=1.0)
@@ -78,4 +78,5 @@ class SSMax(nn.Module):
         """Scale q [B, T, H, D] where query t sees num_keys[t] keys."""
         if self.mode == "off":
             return q
-        return (q.float() * self.multiplier(num_keys)[None, :, :, None]).to(q.dtype)
+        mult = self.multiplier(num_keys)
+        return (q.to(mult.dtype) * mult[None, :, :, None]).to(q.dtype)
