@@ -87,13 +87,17 @@ def _merge_chunk(ids, keys, vals, nxt, prv, head, e_pos, e_next, scratch):
                 continue  # stale: the pair at this position changed
             ids[pos] = packed & 0xFFFFFFFF
             ids[right] = -1
-            nxt[pos] = nxt[right]
-            if nxt[pos] >= 0:
-                prv[nxt[pos]] = pos
-                r2 = _lookup(keys, vals, mask, ids[pos], ids[nxt[pos]]) >> 32
-                if r2 >= 0:
-                    n_entries = _push(r2, pos, head, e_pos, e_next, n_entries)
-                    hi = max(hi, r2)
+            q = nxt[right]
+            nxt[pos] = q
+            if q >= 0:
+                prv[q] = pos
+                # if q's own pair also has rank r it merges next in this bucket and then pushes the pair
+                # (pos, q) itself; pushing it now would only leave a stale entry (runs of one symbol)
+                if nxt[q] < 0 or _lookup(keys, vals, mask, ids[q], ids[nxt[q]]) >> 32 != r:
+                    r2 = _lookup(keys, vals, mask, ids[pos], ids[q]) >> 32
+                    if r2 >= 0:
+                        n_entries = _push(r2, pos, head, e_pos, e_next, n_entries)
+                        hi = max(hi, r2)
             left = prv[pos]
             if left >= 0:
                 r2 = _lookup(keys, vals, mask, ids[left], ids[pos]) >> 32
@@ -103,20 +107,21 @@ def _merge_chunk(ids, keys, vals, nxt, prv, head, e_pos, e_next, scratch):
         r += 1
 
 
-def _encode_batch(first_ids, keys, vals, n_ranks):
-    n_chunks, length = first_ids.shape
+def _encode_batch(symbols, symbol_to_id, keys, vals, n_ranks):
+    n_chunks, length = symbols.shape
     flat = np.empty(n_chunks * length, dtype=np.int64)
     lens = np.empty(n_chunks, dtype=np.int64)
     ids = np.empty(length, dtype=np.int32)
-    nxt = np.empty(length, dtype=np.int64)
-    prv = np.empty(length, dtype=np.int64)
-    head = np.full(n_ranks, -1, dtype=np.int64)
-    e_pos = np.empty(3 * length + 1, dtype=np.int64)
-    e_next = np.empty(3 * length + 1, dtype=np.int64)
-    scratch = np.empty(3 * length + 1, dtype=np.int64)
+    nxt = np.empty(length, dtype=np.int32)
+    prv = np.empty(length, dtype=np.int32)
+    head = np.full(n_ranks, -1, dtype=np.int32)
+    e_pos = np.empty(3 * length + 1, dtype=np.int32)
+    e_next = np.empty(3 * length + 1, dtype=np.int32)
+    scratch = np.empty(3 * length + 1, dtype=np.int32)
     total = 0
     for c in range(n_chunks):
-        ids[:] = first_ids[c]
+        for i in range(length):
+            ids[i] = symbol_to_id[symbols[c, i]]
         _merge_chunk(ids, keys, vals, nxt, prv, head, e_pos, e_next, scratch)
         start = total
         i = 0
@@ -178,16 +183,19 @@ def build_merge_table(left: np.ndarray, right: np.ndarray, merged: np.ndarray):
     return keys, vals
 
 
-def encode_batch(first_ids: np.ndarray, keys: np.ndarray, vals: np.ndarray, n_ranks: int):
-    """``first_ids: [N, L]`` single-symbol token ids (L >= 1) -> (flat merged ids, lengths ``[N]``).
+def encode_batch(symbols: np.ndarray, symbol_to_id: np.ndarray, keys: np.ndarray, vals: np.ndarray, n_ranks: int):
+    """``symbols: [N, L]`` ints in ``[0, len(symbol_to_id))`` (L >= 1) -> (flat ids, lengths ``[N]``).
 
     ``keys``/``vals`` come from :func:`build_merge_table`; ``n_ranks`` is the number of merges.
     """
     if not HAVE_NUMBA:
         raise RuntimeError("the compiled BPE backend needs numba (pip install numba)")
-    if first_ids.ndim != 2 or first_ids.shape[1] < 1:
-        raise ValueError(f"first_ids must be [N, L] with L >= 1, got shape {first_ids.shape}")
-    return _encode_batch(np.ascontiguousarray(first_ids, dtype=np.int32), keys, vals, max(n_ranks, 1))
+    if symbols.ndim != 2 or symbols.shape[1] < 1:
+        raise ValueError(f"symbols must be [N, L] with L >= 1, got shape {symbols.shape}")
+    if symbols.size and (symbols.min() < 0 or symbols.max() >= len(symbol_to_id)):
+        raise ValueError(f"symbols must lie in [0, {len(symbol_to_id)}), got [{symbols.min()}, {symbols.max()}]")
+    sym = np.ascontiguousarray(symbols, dtype=np.int32)
+    return _encode_batch(sym, symbol_to_id, keys, vals, max(n_ranks, 1))
 
 
 def expand_batch(flat, lens, offsets, token_symbols, length: int, shift: int):

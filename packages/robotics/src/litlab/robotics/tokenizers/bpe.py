@@ -115,8 +115,7 @@ class IntegerBPE:
         if backend == "auto":
             backend = "numba" if _bpe_kernel.HAVE_NUMBA else "tokenizers"
         if backend == "numba":
-            first = self.symbol_to_id[symbols]  # (N, L) alphabet ids
-            return _bpe_kernel.encode_batch(first, self.merge_keys, self.merge_vals, self.n_merges)
+            return _bpe_kernel.encode_batch(symbols, self.symbol_to_id, self.merge_keys, self.merge_vals, self.n_merges)
         if backend == "tokenizers":
             enc = self.tokenizer.encode_batch_fast(symbols_to_strings(symbols, self.base), add_special_tokens=False)
             ids = [e.ids for e in enc]

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from litlab.robotics.tokenizers.bpe import IntegerBPE, symbol_base, symbols_to_strings
-from litlab.robotics.tokenizers.dct import as_chunks, fast_coefficients, idct
+from litlab.robotics.tokenizers.dct import as_chunks, dct, fast_coefficients, idct
 from litlab.robotics.tokenizers.serialization import check_ids, load_config, save_config
 
 __all__ = ["FASTTokenizer", "DecodeResult", "FASTDecodeError"]
@@ -164,20 +164,20 @@ class FASTTokenizer:
             if x.shape[2] > pad_to:
                 raise ValueError(f"chunks have D={x.shape[2]} > pad_to={pad_to}")
             x = torch.nn.functional.pad(x, (0, pad_to - x.shape[2]))
-        q = fast_coefficients(x, self.scale).reshape(len(x), -1).cpu().numpy()
-        clamped = np.clip(q, self.min_token, self.max_token)
-        n_clamped = int(np.count_nonzero(clamped != q))
+        q = torch.round(dct(x) * self.scale).reshape(len(x), -1)
+        n_clamped = int(((q < self.min_token) | (q > self.max_token)).sum())
         self.stats["encoded"] += len(q)
         if n_clamped:
             self.stats["clamped"] += n_clamped
             log.warning(
                 "FAST encode clamped %d of %d coefficients to the fitted range [%d, %d]",
                 n_clamped,
-                q.size,
+                q.numel(),
                 self.min_token,
                 self.max_token,
             )
-        return clamped - self.min_token
+        q = q.clamp_(self.min_token, self.max_token).sub_(self.min_token)
+        return q.to(device="cpu", dtype=torch.int32).numpy()
 
     def encode_flat(self, chunks, pad_to: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Encode to (flat ids, per-chunk lengths ``[N]``) without building Python lists."""
