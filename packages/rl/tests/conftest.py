@@ -5,7 +5,13 @@ from litlab.rl.offline.collect import collect_transitions, random_policy
 from litlab.rl.offline.storage import OfflineMetadata, save_offline_dataset
 
 
-def tiny_arrays(n: int = 40, obs_dim: int = 3, act_dim: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
+@pytest.fixture
+def tiny_arrays():
+    """A factory of small random D4RL-layout arrays."""
+    return _tiny_arrays
+
+
+def _tiny_arrays(n: int = 40, obs_dim: int = 3, act_dim: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {
         "observations": rng.normal(size=(n, obs_dim)).astype(np.float32),

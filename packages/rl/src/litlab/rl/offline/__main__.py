@@ -83,6 +83,15 @@ def generate(args: argparse.Namespace) -> dict[str, Path]:
     replay = {k: v[:medium_step] for k, v in run.buffer.items()}
     datasets = {"random": (random_data, random_returns), **rollouts, "medium-replay": (replay, None)}
     random_return, expert_return = float(np.mean(random_returns)), float(np.mean(rollouts["expert"][1]))
+    if expert_return <= random_return:
+        print(
+            f"WARNING: expert return {expert_return:.1f} <= random return {random_return:.1f}: normalized "
+            "scores are undefined and load_offline_dataset will refuse these datasets; raise --sac-steps"
+        )
+    actors = out / f"{task}-sac-actors"
+    actors.mkdir(parents=True, exist_ok=True)
+    for kind, step in (("expert", expert_step), ("medium", medium_step)):
+        torch.save(run.snapshots[step].state_dict(), actors / f"{kind}-step{step}.pt")
     common = {
         "generator": "python -m litlab.rl.offline",
         "seed": args.seed,

@@ -54,7 +54,7 @@ def collect_transitions(
             for key, value in zip(
                 buf, (obs[i], a, reward, terminated, truncated and not terminated, next_obs), strict=True
             ):
-                buf[key].append(value)
+                buf[key].append(np.array(value, copy=True))  # obs[i] is a view: copy
             ep_return[i] += reward
             steps += 1
             if terminated or truncated:
