@@ -1,1 +1,28 @@
-"""litlab.robotics"""
+"""litlab.robotics: FAST action tokenization (arXiv 2501.09747), binning baseline, LeRobot v3 action-chunk
+datasets and the PointMass2D demonstration simulator."""
+
+from litlab.robotics.data.chunks import ActionChunkDataModule, ActionChunkDataset
+from litlab.robotics.data.lerobot_v3 import LeRobotV3Dataset, write_lerobot_v3
+from litlab.robotics.sims.pointmass2d import PointMass2DEnv
+from litlab.robotics.tokenizers import (
+    BinningTokenizer,
+    DecodeResult,
+    FASTDecodeError,
+    FASTTokenizer,
+    QuantileNormalizer,
+    fast_coefficients,
+)
+
+__all__ = [
+    "ActionChunkDataModule",
+    "ActionChunkDataset",
+    "BinningTokenizer",
+    "DecodeResult",
+    "FASTDecodeError",
+    "FASTTokenizer",
+    "LeRobotV3Dataset",
+    "PointMass2DEnv",
+    "QuantileNormalizer",
+    "fast_coefficients",
+    "write_lerobot_v3",
+]

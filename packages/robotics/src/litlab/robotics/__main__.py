@@ -1,0 +1,5 @@
+import sys
+
+from litlab.robotics.cli import main
+
+sys.exit(main())
