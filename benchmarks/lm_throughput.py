@@ -49,8 +49,8 @@ def hf_llama():
     return model, lambda ids: model(input_ids=ids[:, :-1], labels=ids[:, :-1]).loss
 
 
-MODELS = {"litlab-lightning": lambda: litlab_model("L"), "litlab-softmax": lambda: litlab_model("S"),
-          "fla-retnet": fla_retnet, "hf-llama-sdpa": hf_llama}
+MODELS = {"litlab-lightning": lambda: litlab_model("L"), "fla-retnet": fla_retnet,
+          "hf-llama-sdpa": hf_llama, "litlab-softmax": lambda: litlab_model("S")}
 
 
 def measure(loss_fn, model, seq_len: int, warmup: int, steps: int) -> tuple[float, float]:
