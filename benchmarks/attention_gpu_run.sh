@@ -11,10 +11,10 @@ echo "__path__ = ['$PWD/packages/attention/src/litlab/attention']" > /tmp/shim/l
 export PYTHONPATH=/tmp/shim:$PWD/packages/attention/src:/tmp/site PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader
 if [[ $what != bench ]]; then
-  timeout 300 python3 -m pytest -p no:cacheprovider packages/attention/tests/test_ops_triton.py \
-    packages/attention/tests/test_ops_gpu.py -q -x --durations=8 2>&1 | tee "$out/tests.log" | tail -40
+  timeout ${TEST_TIMEOUT:-300} python3 -m pytest -p no:cacheprovider ${TEST_FILES-packages/attention/tests/test_ops_triton.py} \
+    packages/attention/tests/test_ops_gpu.py -q ${TEST_ARGS:-} --durations=8 2>&1 | tee "$out/tests.log" | tail -40
 fi
 if [[ $what != tests ]]; then
-  timeout 100 python3 benchmarks/attention_profile.py 2>&1 | tee "$out/profile.log"
-  timeout 420 python3 benchmarks/attention_kernels.py --out "$out" 2>&1 | tee "$out/bench.log"
+  [[ $what == all ]] && timeout 100 python3 benchmarks/attention_profile.py 2>&1 | tee "$out/profile.log"
+  timeout ${BENCH_TIMEOUT:-420} python3 benchmarks/attention_kernels.py --out "$out" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
 fi

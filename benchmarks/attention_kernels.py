@@ -45,7 +45,7 @@ def _optional(name):
 FLA, LA2 = _optional("fla"), _optional("lightning_attn")
 
 
-def make_providers(b, t, d, s, skip_sdpa):
+def make_providers(b, t, d, s, skip_sdpa, only=None):
     """name -> (forward closure, leaves) with inputs already in each provider's layout."""
     g = torch.Generator(device="cuda").manual_seed(0)
     base = [torch.randn(b, t, H, d, device="cuda", generator=g, dtype=torch.bfloat16) * 0.1 for _ in range(3)]
@@ -66,7 +66,7 @@ def make_providers(b, t, d, s, skip_sdpa):
     if not skip_sdpa:
         q, k, v = leaves(True)
         out["sdpa"] = (lambda q=q, k=k, v=v: F.scaled_dot_product_attention(q, k, v, is_causal=True), [q, k, v])
-    return out
+    return {n: p for n, p in out.items() if only is None or n in only}
 
 
 def time_provider(fn, xs):
@@ -95,11 +95,11 @@ def floors(b, t, d, c=64):
     return fwd_bytes / HBM * 1e3, (fwd_bytes + bwd_bytes) / HBM * 1e3, fwd_flop, fwd_flop + bwd_flop
 
 
-def bench_shape(b, t, d, rows, skip_sdpa=False):
+def bench_shape(b, t, d, rows, skip_sdpa=False, only=None):
     s = slopes(H, kind="alibi").cuda()
     ff, fbf, fflop, fbflop = floors(b, t, d)
     res = {}
-    for name, (fn, xs) in make_providers(b, t, d, s, skip_sdpa).items():
+    for name, (fn, xs) in make_providers(b, t, d, s, skip_sdpa, only).items():
         try:
             res[name] = time_provider(fn, xs)
         except Exception as err:  # a provider failing at one shape (e.g. shared memory) is reported
@@ -185,28 +185,52 @@ def header():
     )
 
 
+def sweep(t=1024, d=128):
+    """Time litlab with each launch option (num_warps) and keep the fastest f+b for the table."""
+    from litlab.attention.ops import chunk_triton
+
+    s = slopes(H, kind="alibi").cuda()
+    best = None
+    for warps in (4, 8):
+        for kind in chunk_triton.LAUNCH:
+            chunk_triton.LAUNCH[kind]["num_warps"] = warps
+        fn, xs = make_providers(TOKENS // t, t, d, s, True, ("litlab",))["litlab"]
+        fwd, fb, _ = time_provider(fn, xs)
+        print(f"# sweep T={t} D={d} num_warps={warps}: fwd {fwd:.3f} ms, f+b {fb:.3f} ms", flush=True)
+        if best is None or fb < best[1]:
+            best = (warps, fb)
+    for kind in chunk_triton.LAUNCH:
+        chunk_triton.LAUNCH[kind]["num_warps"] = best[0]
+    return f"litlab launch: num_warps={best[0]} (fastest f+b of 4, 8 at T={t})"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results", help="folder for attention_kernels.md / .json")
     ap.add_argument("--ts", default="1024,2048,4096,8192,16384,32768,65536", help="sequence lengths (D=128)")
     ap.add_argument("--extra", default="64:1024,64:65536,256:1024,256:65536", help="D:T pairs")
     ap.add_argument("--long", type=int, default=262144, help="T of the B=1 long run (0: skip)")
+    ap.add_argument("--providers", default="litlab,fla,lightning-attn,sdpa", help="comma-separated subset")
+    ap.add_argument("--sweep", action="store_true", help="pick litlab's num_warps by a short sweep first")
     args = ap.parse_args()
+    only = tuple(args.providers.split(","))
     os.makedirs(args.out, exist_ok=True)
     print(header())
+    note = sweep() if args.sweep else ""
     print(HEAD)
     rows = []
-    for t in map(int, args.ts.split(",")):
-        bench_shape(TOKENS // t, t, 128, rows)
+    for t in filter(None, args.ts.split(",")):
+        bench_shape(TOKENS // int(t), int(t), 128, rows, only=only)
     for pair in filter(None, args.extra.split(",")):
         d, t = map(int, pair.split(":"))
-        bench_shape(max(1, TOKENS // t), t, d, rows)
+        bench_shape(max(1, TOKENS // t), t, d, rows, only=only)
     if args.long:
-        bench_shape(1, args.long, 128, rows, skip_sdpa=True)
+        bench_shape(1, args.long, 128, rows, skip_sdpa=True, only=only)
     dec, acc = bench_decode(), accuracy()
     text = "\n".join(
         [
             header(),
+            note,
             "",
             HEAD,
             *map(fmt_row, rows),

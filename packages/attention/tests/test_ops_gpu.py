@@ -24,7 +24,7 @@ def test_bf16_matches_naive(t, d, e):
     errs = compare(got, ref)
     assert len(errs) == 7
     assert max(v for n, v in errs.items() if n != "ddecay") <= 1e-2, errs
-    assert errs["ddecay"] <= 3e-2, errs
+    assert errs["ddecay"] <= 1e-1, errs  # a difference of position-weighted sums: see KERNELS.md
 
 
 @pytest.mark.parametrize("decay", [None, [0.0, 7.9, 0.5, 0.0039]])
@@ -54,7 +54,7 @@ def test_varlen_bf16_matches_naive():
         seed=2,
     )
     errs = compare(run(inp, "triton", cu_seqlens=cu), run(inp, "naive", precision=F64, cu_seqlens=cu))
-    assert max(v for n, v in errs.items() if n != "ddecay") <= 1e-2 and errs["ddecay"] <= 3e-2, errs
+    assert max(v for n, v in errs.items() if n != "ddecay") <= 1e-2 and errs["ddecay"] <= 1e-1, errs
 
 
 def test_one_million_tokens_steep_decay_is_finite_and_right():

@@ -4,6 +4,7 @@ what it expects, before any work starts."""
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 
@@ -44,6 +45,17 @@ def check_qkv(q, k, v, lead: str) -> None:
             raise ValueError(f"{name}: got head dim {dim}, expected 1 <= dim <= {MAX_HEAD_DIM}")
 
 
+# GPU decays whose values were already checked: id -> (weakref, version counter, data pointer). Reading the
+# values back costs a device sync per call, which stalls the launch queue; a layer's slope buffer is checked
+# once, a learned slope again after each in-place update (its version counter changes).
+_CHECKED: dict[int, tuple] = {}
+
+
+def _already_checked(decay: torch.Tensor) -> bool:
+    entry = _CHECKED.get(id(decay))
+    return entry is not None and entry[0]() is decay and entry[1:] == (decay._version, decay.data_ptr())
+
+
 def check_decay(decay, num_heads: int, device: torch.device):
     """None, or finite slopes s >= 0 of shape [H] (a floating tensor on q's device)."""
     if decay is None:
@@ -51,10 +63,16 @@ def check_decay(decay, num_heads: int, device: torch.device):
     check_tensor("decay", decay, 1, "[H] of slopes s >= 0")
     if decay.shape[0] != num_heads or not decay.is_floating_point() or decay.device != device:
         raise ValueError(f"decay: got {_desc(decay)}, expected a floating tensor [{num_heads}] on {device}")
+    if decay.is_cuda and _already_checked(decay):
+        return
     with torch.no_grad():
         ok = bool(((decay >= 0) & torch.isfinite(decay)).all())
     if not ok:
         raise ValueError(f"decay: got {decay.detach().cpu().tolist()}, expected finite slopes s >= 0")
+    if decay.is_cuda:
+        if len(_CHECKED) > 4096:
+            _CHECKED.clear()
+        _CHECKED[id(decay)] = (weakref.ref(decay), decay._version, decay.data_ptr())
 
 
 def check_scale(scale, head_dim: int) -> float:

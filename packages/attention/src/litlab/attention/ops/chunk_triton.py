@@ -5,6 +5,7 @@ the GPU full for long sequences with few heads is described in ``triton_common.p
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -38,10 +39,26 @@ class Plan:
     use_seg: bool
 
 
+# Launch options per kernel (the benchmark's --sweep overrides them). Under the interpreter they are unused.
+LAUNCH = {"fwd": {"num_warps": 4}, "seg": {"num_warps": 4}, "bwd": {"num_warps": 4}}
+
+
+def _launch(kind: str, kp: int, ep: int) -> dict:
+    opts = dict(LAUNCH[kind])
+    if max(kp, ep) >= 256:  # [C, 256] tiles: fewer pipeline stages to stay inside shared memory
+        opts.setdefault("num_stages", 1)
+    return opts
+
+
+@functools.lru_cache(maxsize=16)
+def _sm_count(index: int) -> int:
+    return torch.cuda.get_device_properties(index).multi_processor_count
+
+
 def _target_programs(device: torch.device) -> int:
     if device.type != "cuda":
         return 1
-    return 4 * torch.cuda.get_device_properties(device).multi_processor_count
+    return 4 * _sm_count(device.index if device.index is not None else torch.cuda.current_device())
 
 
 def make_plan(b, t, h, tiles, cu_seqlens, chunk, seg, device) -> Plan:
@@ -95,7 +112,9 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
     L = None
     if plan.use_seg:
         L = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
-        triton_fwd.seg_state_kernel[(ne * h * plan.num_items,)](k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com)
+        triton_fwd.seg_state_kernel[(ne * h * plan.num_items,)](
+            k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **_launch("seg", kp, ep)
+        )
     o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
     triton_fwd.fwd_kernel[(ne * h * plan.num_items,)](
@@ -116,6 +135,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
         STORE_ST=store_st,
         IEEE=ieee,
         **com,
+        **_launch("fwd", kp, ep),
     )
     return o, st, L
 
@@ -135,14 +155,14 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
     if plan.use_seg:
         M = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
         triton_bwd.seg_grad_kernel[(ne * h * plan.num_items,)](
-            q, do, dec, M, scale=scale, BK=kp, BE=be, NE=ne, IEEE=ieee, **com
+            q, do, dec, M, scale=scale, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **_launch("seg", kp, ep)
         )
     dq, dk, dv = (_empty(*x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v))
     ds0 = _empty(*s0.shape, dtype=s0.dtype, device=s0.device) if s0_grad else None
     n_k = nk * h * plan.num_items
     dsq = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
     dsk = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
-    seg_args = dict(USE_SEG=plan.use_seg, IEEE=ieee, **com)
+    seg_args = dict(USE_SEG=plan.use_seg, IEEE=ieee, **com, **_launch("bwd", kp, ep))
     triton_bwd.dq_kernel[(n_k,)](
         q,
         k,
