@@ -62,10 +62,17 @@ def load_weights(module: nn.Module, path: str, prefixes: tuple[str, ...] = ("", 
     one of prefixes; returns the prefix used. A checkpoint that matches no prefix exactly is an error."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     state = state.get("state_dict", state)
-    want = set(module.state_dict())
+    want = module.state_dict()
     for prefix in prefixes:
         sub = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        if set(sub) == want:
+        if set(sub) == set(want):
+            wrong = [
+                f"{k}: {tuple(v.shape)} vs {tuple(want[k].shape)}" for k, v in sub.items() if v.shape != want[k].shape
+            ]
+            if wrong:
+                raise ValueError(
+                    f"checkpoint {path!r} does not fit the policy (checkpoint vs policy shapes): {wrong[:3]}"
+                )
             module.load_state_dict(sub)
             return prefix
     sample = sorted(state)[:4]

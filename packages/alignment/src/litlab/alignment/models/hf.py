@@ -58,6 +58,7 @@ class HFCausalLM(PolicyAdapter):
             raise ValueError(f"HFCausalLM.dtype must be float32, bfloat16 or float16, got {dtype!r}")
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=getattr(torch, dtype))
         disable_dropout(model)
+        model.train()  # from_pretrained returns eval mode; dropout is off anyway
         self.transform = head_transform(model.config)
         self.lora = lora
         if lora is not None:
