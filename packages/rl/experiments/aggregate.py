@@ -1,0 +1,105 @@
+"""Aggregate the runs of offline_runs.py: final normalized return per run, IQM with a 95% stratified
+bootstrap CI over tasks x seeds (arXiv 2108.13264), a markdown table and PNG plots.
+
+    python packages/rl/experiments/aggregate.py main        # -> packages/rl/docs/exp_main.{md,png}
+    python packages/rl/experiments/aggregate.py flow_steps
+    python packages/rl/experiments/aggregate.py alpha
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from litlab.rl.eval import iqm_bootstrap_ci  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[3]
+NAME = re.compile(r"(?P<method>[a-z]+)(_(?P<tag>K\d+|alpha[\d.e-]+))?_(?P<task>[a-z0-9-]+)_s(?P<seed>\d+)")
+
+
+def load(experiment: str, root: Path | None = None) -> dict[tuple[str, str], dict[int, list[dict]]]:
+    """{(variant, task): {seed: eval rows}} for every finished run."""
+    out: dict = defaultdict(dict)
+    for path in sorted((root or ROOT / "runs" / f"rl-{experiment}").glob("*/version_0/eval.csv")):
+        m = NAME.fullmatch(path.parents[1].name)
+        if m is None:
+            continue
+        variant = m["tag"] or m["method"]
+        rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(open(path))]
+        out[(variant, m["task"])][int(m["seed"])] = rows
+    return out
+
+
+def summarize(experiment: str, root: Path | None = None) -> str:
+    runs = load(experiment, root)
+    variants = sorted({v for v, _ in runs}, key=_order)
+    tasks = sorted({t for _, t in runs})
+    lines = [f"| variant | {' | '.join(tasks)} | IQM [95% CI] | runs |", "|---" * (len(tasks) + 3) + "|"]
+    summary = {}
+    for v in variants:
+        cells, per_task = [], []
+        for t in tasks:
+            final = [rows[-1]["normalized_return"] for rows in runs.get((v, t), {}).values()]
+            cells.append(f"{np.mean(final):.1f} ± {np.std(final):.1f}" if final else "-")
+            per_task.append(final)
+        n = min(len(f) for f in per_task)
+        if n == 0:
+            lines.append(f"| {v} | {' | '.join(cells)} | - | 0 |")
+            continue
+        point, lo, hi = iqm_bootstrap_ci(np.array([f[:n] for f in per_task]))
+        summary[v] = (point, lo, hi)
+        lines.append(f"| {v} | {' | '.join(cells)} | {point:.1f} [{lo:.1f}, {hi:.1f}] | {len(tasks)}x{n} |")
+    _plot(experiment, runs, variants, tasks, summary)
+    table = "\n".join(lines)
+    (ROOT / "packages/rl/docs" / f"exp_{experiment}.md").write_text(table + "\n")
+    return table
+
+
+def _order(v: str):
+    m = re.search(r"[\d.]+(e-?\d+)?$", v)
+    return (v.rstrip("0123456789.e-"), float(m.group()) if m else 0.0)
+
+
+def _plot(experiment, runs, variants, tasks, summary) -> None:
+    fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(3.2 * (len(tasks) + 1), 3))
+    for ax, t in zip(axes, tasks):
+        for v in variants:
+            seeds = runs.get((v, t), {})
+            if not seeds:
+                continue
+            steps = [r["step"] for r in next(iter(seeds.values()))]
+            curves = np.array([[r["normalized_return"] for r in rows] for rows in seeds.values() if len(rows) == len(steps)])
+            ax.plot(steps, curves.mean(0), marker="o", label=v)
+            ax.fill_between(steps, curves.min(0), curves.max(0), alpha=0.15)
+        ax.set(title=t, xlabel="gradient steps", ylabel="normalized return")
+    ax = axes[-1]
+    names = list(summary)
+    points = np.array([summary[n][0] for n in names])
+    err = np.array([[summary[n][0] - summary[n][1], summary[n][2] - summary[n][0]] for n in names]).T
+    ax.bar(names, points, yerr=err, capsize=4, color="C7")
+    ax.set(title="IQM, 95% bootstrap CI", ylabel="normalized return")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(ROOT / "packages/rl/docs" / f"exp_{experiment}.png", dpi=70)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("experiment", choices=["main", "flow_steps", "alpha"])
+    p.add_argument("--runs", type=Path, default=None, help="runs folder (default runs/rl-<experiment>)")
+    args = p.parse_args()
+    print(summarize(args.experiment, args.runs))
+
+
+if __name__ == "__main__":
+    main()
