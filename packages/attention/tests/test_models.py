@@ -120,3 +120,14 @@ def test_bad_inputs():
         lm.generate(torch.tensor([[1]]), 2, temperature=1.0, top_p=1.5)
     with pytest.raises(ValueError, match="expected"):
         lm.backbone(torch.randn(2, 3, 7))
+
+
+def test_backbone_signature_mirrors_config_fields():
+    import dataclasses
+    import inspect
+
+    params = list(inspect.signature(Backbone.__init__).parameters.values())[1:]
+    fields = dataclasses.fields(BackboneConfig)
+    assert [p.name for p in params] == [f.name for f in fields]
+    for p, f in zip(params[4:], fields[4:]):
+        assert p.default == f.default, p.name

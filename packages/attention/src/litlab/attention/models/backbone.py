@@ -16,9 +16,10 @@ from torch import Tensor, nn
 
 from litlab.attention.layers.ffn import MoE, SwiGLU
 from litlab.attention.layers.kv_cache import KVCache
-from litlab.attention.layers.lightning import LightningAttention
+from litlab.attention.layers.lightning import DecayKind, LightningAttention
 from litlab.attention.layers.softmax import SoftmaxAttention
-from litlab.attention.models.config import BackboneConfig
+from litlab.attention.layers.ssmax import SSMaxMode
+from litlab.attention.models.config import BackboneConfig, FFNKind
 
 
 @dataclass
@@ -68,28 +69,46 @@ def _mixer(cfg: BackboneConfig, kind: str, idx: int) -> nn.Module:
     )
 
 
+def _ffn(cfg: BackboneConfig) -> nn.Module:
+    if cfg.ffn == "moe":
+        return MoE(cfg.dim, cfg.ffn_hidden, cfg.num_experts, cfg.top_k)
+    return SwiGLU(cfg.dim, cfg.ffn_hidden)
+
+
 class Backbone(nn.Module):
     """Embeddings [B, T, C] -> hidden states [B, T, C] (causal), with O(1) recurrent decoding.
 
-    Args are the fields of `BackboneConfig` (see there): dim, num_layers, num_heads, head_dim, pattern
-    ("L", "S", "LLLLLLLS", ...), ffn ("swiglu" | "moe") and the optional ones as keywords.
+    The arguments are the fields of `BackboneConfig` (documented there), validated on construction.
     """
 
-    def __init__(self, dim: int, num_layers: int, num_heads: int, head_dim: int, pattern: str = "L", **options) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_layers: int,
+        num_heads: int,
+        head_dim: int,
+        pattern: str = "L",
+        ffn: FFNKind = "swiglu",
+        ffn_hidden: int | None = None,
+        num_experts: int = 8,
+        top_k: int = 2,
+        num_kv_heads: int | None = None,
+        rope_theta: float = 10000.0,
+        decay: DecayKind = "minimax",
+        learnable_decay: bool = False,
+        ssmax: SSMaxMode = "off",
+        ssmax_train_len: int = 1024,
+        norm_eps: float = 1e-6,
+    ) -> None:
         super().__init__()
-        cfg = BackboneConfig(dim, num_layers, num_heads, head_dim, pattern, **options)
+        cfg = BackboneConfig(
+            dim, num_layers, num_heads, head_dim, pattern, ffn, ffn_hidden, num_experts, top_k, num_kv_heads,
+            rope_theta, decay, learnable_decay, ssmax, ssmax_train_len, norm_eps,
+        )  # fmt: skip
         self.config = cfg
         self.layer_types = cfg.layer_types()
         self.blocks = nn.ModuleList(
-            Block(
-                _mixer(cfg, kind, i),
-                MoE(cfg.dim, cfg.ffn_hidden, cfg.num_experts, cfg.top_k)
-                if cfg.ffn == "moe"
-                else SwiGLU(cfg.dim, cfg.ffn_hidden),
-                cfg.dim,
-                cfg.norm_eps,
-            )
-            for i, kind in enumerate(self.layer_types)
+            Block(_mixer(cfg, kind, i), _ffn(cfg), cfg.dim, cfg.norm_eps) for i, kind in enumerate(self.layer_types)
         )
         self.norm = nn.RMSNorm(cfg.dim, eps=cfg.norm_eps)
         self.reset_parameters()
