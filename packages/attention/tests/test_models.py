@@ -131,3 +131,21 @@ def test_backbone_signature_mirrors_config_fields():
     assert [p.name for p in params] == [f.name for f in fields]
     for p, f in zip(params[4:], fields[4:]):
         assert p.default == f.default, p.name
+
+
+def test_reset_state_restarts_only_the_done_sequences():
+    torch.manual_seed(0)
+    bb = Backbone(16, 2, 2, 8, "L").eval()
+    x = torch.randn(3, 5, 16)
+    with torch.no_grad():
+        state = bb.init_state(3)
+        for t in range(3):
+            _, state = bb.step(x[:, t], state)
+        state = bb.reset_state(state, torch.tensor([False, True, False]))
+        h, _ = bb.step(x[:, 3], state)
+        fresh, _ = bb.step(x[1:2, 3], bb.init_state(1))
+        cont = bb.prefill(x[:, :4], bb.init_state(3))[0][:, -1]
+    assert torch.allclose(h[1], fresh[0], atol=1e-6) and torch.allclose(h[[0, 2]], cont[[0, 2]], atol=1e-5)
+    with pytest.raises(ValueError, match="pure lightning"):
+        hybrid = Backbone(16, 2, 2, 8, "LS")
+        hybrid.reset_state(hybrid.init_state(2), torch.tensor([True, False]))

@@ -158,6 +158,16 @@ class Backbone(nn.Module):
         state.length += 1
         return self.norm(x_t), state
 
+    def reset_state(self, state: BackboneState, done: Tensor) -> BackboneState:
+        """Zero the recurrent state of the sequences where done [B] (bool) is True, e.g. at episode ends
+        in vectorised environments. Lightning layers only: a softmax layer's KV cache and positions are
+        shared by the batch, so a backbone with softmax layers must start a new state instead."""
+        if any(isinstance(layer, KVCache) for layer in state.layers) and bool(done.any()):
+            raise ValueError(f"reset_state needs a pure lightning backbone, got layer types {self.layer_types!r}")
+        keep = (~done.to(torch.bool)).to(torch.float32)[:, None, None, None]
+        state.layers = [layer * keep for layer in state.layers]
+        return state
+
     def aux_loss(self) -> Tensor:
         """Sum of the MoE load-balancing losses of the last forward (0 without MoE)."""
         losses = [b.ffn.aux_loss for b in self.blocks if isinstance(b.ffn, MoE)]
