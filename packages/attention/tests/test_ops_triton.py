@@ -115,3 +115,10 @@ def test_triton_decode_step_matches_torch(decay):
     o, st = step_triton(*args)
     o_ref, st_ref = step_torch(*args)
     assert torch.allclose(o, o_ref, rtol=1e-5, atol=1e-5) and torch.allclose(st, st_ref, rtol=1e-6, atol=1e-6)
+
+
+def test_triton_head_dims_above_the_tile_limit_run_as_pieces(monkeypatch):
+    """D, E above MAX_DIM are split (sum over K pieces, concat over E pieces); MAX_DIM=16 here."""
+    monkeypatch.setattr(chunk_triton, "MAX_DIM", 16)
+    inp = make_inputs(1, 33, 2, 40, 24, torch.float32, DEV, decay=[0.2, 1.5], state=True, seed=8)
+    check(inp, torch.float32, op=tri(16, None))

@@ -44,10 +44,7 @@ LAUNCH = {"fwd": {"num_warps": 4}, "seg": {"num_warps": 4}, "bwd": {"num_warps":
 
 
 def _launch(kind: str, kp: int, ep: int) -> dict:
-    opts = dict(LAUNCH[kind])
-    if max(kp, ep) >= 256:  # [C, 256] tiles: fewer pipeline stages to stay inside shared memory
-        opts.setdefault("num_stages", 1)
-    return opts
+    return dict(LAUNCH[kind])
 
 
 @functools.lru_cache(maxsize=16)
@@ -264,6 +261,19 @@ class LightningAttnFunction(torch.autograd.Function):
         return dq, dk, dv, ddecay, ds0, None, None, None
 
 
+# Head dims above MAX_DIM run as pieces of at most MAX_DIM. Lightning attention is a sum over K pieces
+# (q k^T and q S are sums over K; the state splits by rows) and independent across E pieces (state columns).
+# Single tiles wider than 128 gave wrong outputs (D=192) and an illegal address (D=256) on the H200 with
+# Triton 3.6, so those widths are never launched.
+MAX_DIM = 128
+
+
+def _pieces(n: int) -> list[slice]:
+    parts = triton.cdiv(n, MAX_DIM)
+    size = triton.cdiv(n, parts)
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
 def triton_lightning_attn(
     q,
     k,
@@ -277,6 +287,26 @@ def triton_lightning_attn(
     segment_len: int | None = None,
 ):
     """Triton path of ``lightning_attn`` (arguments already checked). Returns (o, final state fp32)."""
+    kd, ed = q.shape[-1], v.shape[-1]
+    args = (decay, scale)
+    opts = (cu_seqlens, chunk_size, segment_len)
+    if kd <= MAX_DIM and ed <= MAX_DIM:
+        return _triton_single(q, k, v, *args, initial_state, *opts)
+    outs, states = [], []
+    for es in _pieces(ed):
+        o_e, rows = None, []
+        for ks in _pieces(kd):
+            s0 = None if initial_state is None else initial_state[:, :, ks, es]
+            o_p, st_p = _triton_single(q[..., ks], k[..., ks], v[..., es], *args, s0, *opts)
+            o_e = o_p.float() if o_e is None else o_e + o_p.float()
+            rows.append(st_p)
+        outs.append(o_e.to(q.dtype))
+        states.append(torch.cat(rows, dim=2))
+    return torch.cat(outs, dim=-1), torch.cat(states, dim=3)
+
+
+def _triton_single(q, k, v, decay, scale, initial_state, cu_seqlens, chunk_size, segment_len):
+    """One launch set for head dims <= MAX_DIM."""
     b, t, h, kd = q.shape
     kp, ep = pad(kd), pad(v.shape[-1])
     tiles = triton.cdiv(v.shape[-1], min(ep, max(16, 8192 // kp)))
@@ -284,5 +314,4 @@ def triton_lightning_attn(
     plan = make_plan(b, t, h, tiles, cu, chunk_size, segment_len, q.device)
     dec = None if decay is None else decay.to(torch.float32).contiguous()
     s0 = None if initial_state is None else initial_state.contiguous()
-    o, st = LightningAttnFunction.apply(q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan)
-    return o, st
+    return LightningAttnFunction.apply(q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan)
