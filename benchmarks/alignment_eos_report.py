@@ -1,0 +1,169 @@
+"""Tables and plots of the EOS-collapse experiment from the runs' metrics.csv (see alignment_eos_experiment.py).
+
+python benchmarks/alignment_eos_report.py runs/alignment-exp --out packages/alignment/docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+RUN = re.compile(r"(?P<cond>stress|mixed)-(?P<arm>.+)-lr(?P<lr>[0-9.e+-]+)-s(?P<seed>\d+)$")
+ARM_ORDER = ("dpo", "simpo", "smpo", "smpo-modified")
+LABELS = {"dpo": "DPO", "simpo": "SimPO", "smpo": "SMPO original", "smpo-modified": "SMPO modified"}
+FINAL = [
+    ("gen_id/accuracy", "ID acc"),
+    ("gen_id/eos_rate", "ID EOS"),
+    ("gen_ood/eos_rate", "OOD EOS"),
+    ("gen_ood_sampled/eos_rate", "OOD EOS (T 0.8)"),
+    ("gen_ood/repetition_rate", "OOD rep"),
+    ("gen_ood/length", "OOD len"),
+    ("rej_eos", "rej. EOS logp"),
+    ("train/logps_chosen", "chosen logp"),
+]
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    import csv
+
+    versions = sorted(run_dir.glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
+    if not versions or not (versions[-1] / "metrics.csv").exists():
+        return []
+    return [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(open(versions[-1] / "metrics.csv"))]
+
+
+def series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
+    pts = [(r["step"], r[key]) for r in rows if key in r]
+    return [s for s, _ in pts], [v for _, v in pts]
+
+
+def final_values(rows: list[dict]) -> dict[str, float]:
+    out = {}
+    gen = [r for r in rows if "gen_ood/eos_rate" in r]
+    for key, _ in FINAL:
+        if key == "rej_eos":
+            _, vals = series(rows, "train/eos_logp_rejected")
+            out[key] = statistics.fmean(vals[-20:]) if vals else float("nan")
+        elif key.startswith("train/"):
+            _, vals = series(rows, key)
+            out[key] = statistics.fmean(vals[-20:]) if vals else float("nan")
+        else:
+            out[key] = gen[-1].get(key, float("nan")) if gen else float("nan")
+    return out
+
+
+def collect(root: Path) -> dict:
+    groups: dict = defaultdict(lambda: defaultdict(list))
+    for run in sorted(root.iterdir()):
+        m = RUN.match(run.name)
+        if m and run.is_dir():
+            rows = read_metrics(run)
+            if rows and any("gen_ood/eos_rate" in r for r in rows):
+                groups[(m["cond"], m["lr"])][m["arm"]].append(rows)
+    return groups
+
+
+def fmt(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def table(groups: dict, sft: dict | None) -> str:
+    lines = []
+    for (cond, lr), arms in sorted(groups.items()):
+        lines += [f"\n**{cond}, lr {lr}** (mean ± sd over seeds; last validation; rej. EOS logp: mean of the last "
+                  "20 logged training steps)\n", "| arm | seeds | " + " | ".join(h for _, h in FINAL) + " |",
+                  "|---|---|" + "---|" * len(FINAL)]  # fmt: skip
+        if sft:
+            lines.append("| SFT start | 1 | " + " | ".join(fmt([sft[k]]) if k in sft else "–" for k, _ in FINAL) + " |")
+        for arm in [a for a in ARM_ORDER if a in arms]:
+            finals = [final_values(rows) for rows in arms[arm]]
+            cells = [fmt([f[k] for f in finals]) for k, _ in FINAL]
+            lines.append(f"| {LABELS[arm]} | {len(finals)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def band(ax, runs: list[list[dict]], key: str, label: str, smooth: int = 1) -> None:
+    import numpy as np
+
+    curves = []
+    for rows in runs:
+        steps, vals = series(rows, key)
+        if smooth > 1 and len(vals) >= smooth:
+            vals = list(np.convolve(vals, np.ones(smooth) / smooth, mode="valid"))
+            steps = steps[smooth - 1 :]
+        curves.append((steps, vals))
+    n = min(len(v) for _, v in curves)
+    if n == 0:
+        return
+    arr = np.array([v[:n] for _, v in curves])
+    x = curves[0][0][:n]
+    mean = arr.mean(0)
+    line = ax.plot(x, mean, label=label)[0]
+    if len(curves) > 1:
+        sd = arr.std(0, ddof=1)
+        ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
+
+
+def plot(groups: dict, sft: dict | None, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("train/eos_logp_rejected", "rejected EOS log-prob (train)", 10),
+              ("gen_ood/eos_rate", "OOD EOS-termination (greedy)", 1),
+              ("gen_id/accuracy", "ID accuracy (greedy)", 1),
+              ("gen_ood/repetition_rate", "OOD repetition rate (greedy)", 1)]  # fmt: skip
+    paths = []
+    for (cond, lr), arms in sorted(groups.items()):
+        fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
+        for ax, (key, title, smooth) in zip(axes, panels):
+            for arm in [a for a in ARM_ORDER if a in arms]:
+                band(ax, arms[arm], key, LABELS[arm], smooth)
+            if sft and key in sft:
+                ax.axhline(sft[key], color="k", ls="--", lw=1, label="SFT start")
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel("step")
+        axes[0].legend(fontsize=8)
+        fig.suptitle(f"condition {cond}, lr {lr}", fontsize=10)
+        fig.tight_layout()
+        path = out / f"eos_experiment_{cond}_lr{lr}.png"
+        fig.savefig(path, dpi=70)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def sft_baseline(root: Path) -> dict | None:
+    rows = read_metrics(root / "sft")
+    gen = [r for r in rows if "gen_ood/eos_rate" in r]
+    return gen[-1] if gen else None
+
+
+def report(root: Path, out: Path | None = None) -> str:
+    out = out or Path(__file__).resolve().parents[1] / "packages/alignment/docs"
+    out.mkdir(parents=True, exist_ok=True)
+    groups, sft = collect(root), sft_baseline(root)
+    text = table(groups, sft)
+    plots = plot(groups, sft, out)
+    (out / "eos_experiment.md").write_text(text + "\n")
+    summary = {f"{c}-lr{lr}": {arm: [final_values(r) for r in runs] for arm, runs in arms.items()}
+               for (c, lr), arms in groups.items()}  # fmt: skip
+    (out / "eos_experiment.json").write_text(json.dumps({"sft": sft, "runs": summary}, indent=1))
+    print(text)
+    print("plots:", *plots)
+    return text
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("root", nargs="?", default="runs/alignment-exp")
+    p.add_argument("--out", default=None)
+    a = p.parse_args()
+    report(Path(a.root), Path(a.out) if a.out else None)
