@@ -76,6 +76,11 @@ class PolicyModule(L.LightningModule):
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
+    def on_before_optimizer_step(self, optimizer) -> None:
+        grads = [p.grad.detach().norm() for p in self.policy.parameters() if p.grad is not None]
+        if grads:
+            self.log("train/grad_norm", torch.linalg.vector_norm(torch.stack(grads)))
+
     # -- generation eval -----------------------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:
         dm = getattr(self.trainer, "datamodule", None)
