@@ -1,21 +1,17 @@
 """Lightning Attention-2 with fused Triton kernels (arXiv 2401.04658, Algorithms 1-2): autograd Function
 and launch logic. The kernels are in ``triton_fwd.py`` / ``triton_bwd.py``; the segment scheme that keeps
-the GPU full for long sequences with few heads is described in ``triton_common.py``.
+the GPU full for long sequences with few heads is in ``triton_plan.py`` and ``triton_seg.py``.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-from dataclasses import dataclass
-
 import torch
 import triton
 
-from litlab.attention.ops import triton_bwd, triton_fwd
+from litlab.attention.ops import triton_bwd, triton_fwd, triton_seg
 from litlab.attention.ops.triton_common import pad
+from litlab.attention.ops.triton_plan import Plan, make_plan
 
-INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 POISON = False  # tests set this: every buffer a kernel must write starts as NaN
 
 
@@ -25,59 +21,12 @@ def _empty(*shape, dtype, device) -> torch.Tensor:
     return torch.empty(*shape, dtype=dtype, device=device)
 
 
-@dataclass
-class Plan:
-    """How the token axis is cut: N sequences, items = (sequence, segment) pairs, chunk C, segment SEG."""
-
-    n_seq: int
-    t: int  # tokens per sequence (uniform batch) or total packed tokens (varlen)
-    chunk: int
-    seg: int
-    g: int  # segments per sequence (uniform batch); 0 with cu_seqlens
-    items: torch.Tensor | None  # int32 [num_items, 2] = (sequence, segment) with cu_seqlens
-    num_items: int
-    use_seg: bool
-
-
 # Launch options per kernel (the benchmark's --sweep overrides them). Under the interpreter they are unused.
 LAUNCH = {"fwd": {"num_warps": 4}, "seg": {"num_warps": 4}, "bwd": {"num_warps": 4}}
 
 
-def _launch(kind: str, kp: int, ep: int) -> dict:
+def _launch(kind: str) -> dict:
     return dict(LAUNCH[kind])
-
-
-@functools.lru_cache(maxsize=16)
-def _sm_count(index: int) -> int:
-    return torch.cuda.get_device_properties(index).multi_processor_count
-
-
-def _target_programs(device: torch.device) -> int:
-    if device.type != "cuda":
-        return 1
-    return 4 * _sm_count(device.index if device.index is not None else torch.cuda.current_device())
-
-
-def make_plan(b, t, h, tiles, cu_seqlens, chunk, seg, device) -> Plan:
-    """Cut sequences into segments of ``seg`` tokens (a multiple of ``chunk``). seg=None picks the longest
-    segment for which items * H * tiles still fills the GPU (one segment per sequence when B*H is large)."""
-    lens = None if cu_seqlens is None else (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
-    n_seq = b if lens is None else len(lens)
-    if seg is None:
-        want = _target_programs(device)
-        if lens is None:
-            g = min(triton.cdiv(want, b * h * tiles), triton.cdiv(t, chunk))
-            seg = triton.cdiv(triton.cdiv(t, g), chunk) * chunk
-        else:
-            seg = triton.cdiv(max(1, t * h * tiles // want), chunk) * chunk
-    elif seg < 1 or seg % chunk:
-        raise ValueError(f"segment_len: got {seg}, expected a positive multiple of chunk_size {chunk}")
-    if lens is None:
-        g = triton.cdiv(t, seg)
-        return Plan(n_seq, t, chunk, seg, g, None, b * g, g > 1)
-    pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, triton.cdiv(ln, seg)))]
-    items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
-    return Plan(n_seq, t, chunk, seg, 0, items, len(pairs), len(pairs) > n_seq)
 
 
 def _common(plan: Plan, cu, h, kd, ed, has_decay):
@@ -109,8 +58,8 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
     L = None
     if plan.use_seg:
         L = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
-        triton_fwd.seg_state_kernel[(ne * h * plan.num_items,)](
-            k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **_launch("seg", kp, ep)
+        triton_seg.seg_state_kernel[(ne * h * plan.num_items,)](
+            k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **_launch("seg")
         )
     o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
@@ -132,7 +81,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
         STORE_ST=store_st,
         IEEE=ieee,
         **com,
-        **_launch("fwd", kp, ep),
+        **_launch("fwd"),
     )
     return o, st, L
 
@@ -151,15 +100,15 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
     M = None
     if plan.use_seg:
         M = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
-        triton_bwd.seg_grad_kernel[(ne * h * plan.num_items,)](
-            q, do, dec, M, scale=scale, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **_launch("seg", kp, ep)
+        triton_seg.seg_grad_kernel[(ne * h * plan.num_items,)](
+            q, do, dec, M, scale=scale, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **_launch("seg")
         )
     dq, dk, dv = (_empty(*x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v))
     ds0 = _empty(*s0.shape, dtype=s0.dtype, device=s0.device) if s0_grad else None
     n_k = nk * h * plan.num_items
     dsq = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
     dsk = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
-    seg_args = dict(USE_SEG=plan.use_seg, IEEE=ieee, **com, **_launch("bwd", kp, ep))
+    seg_args = dict(USE_SEG=plan.use_seg, IEEE=ieee, **com, **_launch("bwd"))
     triton_bwd.dq_kernel[(n_k,)](
         q,
         k,

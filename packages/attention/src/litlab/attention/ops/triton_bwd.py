@@ -25,52 +25,6 @@ from litlab.attention.ops.triton_common import (
 
 
 @triton.jit
-def seg_grad_kernel(
-    q,
-    do,
-    decay,
-    M,
-    items,
-    cu,
-    T,
-    scale,
-    H: tl.constexpr,
-    KD: tl.constexpr,
-    ED: tl.constexpr,
-    C: tl.constexpr,
-    SEG: tl.constexpr,
-    G,
-    BK: tl.constexpr,
-    BE: tl.constexpr,
-    NE: tl.constexpr,
-    VARLEN: tl.constexpr,
-    HAS_DECAY: tl.constexpr,
-    IEEE: tl.constexpr,
-):
-    """M_g = sum_{i in segment g} lambda^(i-start+1) q~_i^T do_i: the gradient a segment sends leftwards."""
-    pid = tl.program_id(0).to(tl.int64)
-    i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
-    i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
-    s = tl.load(decay + i_h).to(tl.float32) if HAS_DECAY else 0.0
-    offs_c = tl.arange(0, C)
-    offs_k = tl.arange(0, BK)
-    offs_e = i_e * BE + tl.arange(0, BE)
-    m_k, m_e = offs_k < KD, offs_e < ED
-    acc = tl.zeros([BK, BE], dtype=tl.float32)
-    for cs in range(ss, se, C):
-        c = tl.minimum(se - cs, C)
-        rows = cs + offs_c
-        m_t = offs_c < c
-        qt = load_tile(q + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        dot = load_tile(do + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
-        if HAS_DECAY:
-            dot = dot * tl.exp(-s * (cs - ss + offs_c + 1).to(tl.float32))[:, None]
-        acc += mm(tl.trans(qt), dot, q.dtype.element_ty, IEEE)
-    ptr = M + (i_item * H + i_h) * KD * ED
-    tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], acc * scale, mask=m_k[:, None] & m_e[None, :])
-
-
-@triton.jit
 def dq_kernel(
     q,
     k,

@@ -5,61 +5,15 @@ Per chunk n (local i, j; actual length c), with the a = 1 decay split of spec 1.
     O_n     = scale * [ (Q_n K_n^T (.) D_c) V_n + Gamma_q Q_n S_[n] ]    intra left + inter right product
     S_[n+1] = lambda^c S_[n] + K_n^T (Gamma_k V_n)                        state kept on chip, fp32
 
-``seg_state_kernel`` builds each segment's local state from zero (only when sequences are split into
-several segments); ``fwd_kernel`` rebuilds the state entering its segment and walks its chunks. Programs
-are (E tile, head, item), E tile fastest so programs sharing q/k run together (L2 reuse).
+``fwd_kernel`` rebuilds the state entering its segment (from the local states of ``triton_seg.py`` when a
+sequence has several segments) and walks its chunks. Programs are (E tile, head, item), E tile fastest so
+programs sharing q/k run together (L2 reuse).
 """
 
 import triton
 import triton.language as tl
 
 from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_decay, mm, state_entering
-
-
-@triton.jit
-def seg_state_kernel(
-    k,
-    v,
-    decay,
-    L,
-    items,
-    cu,
-    T,
-    H: tl.constexpr,
-    KD: tl.constexpr,
-    ED: tl.constexpr,
-    C: tl.constexpr,
-    SEG: tl.constexpr,
-    G,
-    BK: tl.constexpr,
-    BE: tl.constexpr,
-    NE: tl.constexpr,
-    VARLEN: tl.constexpr,
-    HAS_DECAY: tl.constexpr,
-    IEEE: tl.constexpr,
-):
-    """L_g = sum_{j in segment g} lambda^(end-1-j) k_j^T v_j, one [KD, BE] tile per program."""
-    pid = tl.program_id(0).to(tl.int64)
-    i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
-    i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
-    s = tl.load(decay + i_h).to(tl.float32) if HAS_DECAY else 0.0
-    offs_c = tl.arange(0, C)
-    offs_k = tl.arange(0, BK)
-    offs_e = i_e * BE + tl.arange(0, BE)
-    m_k, m_e = offs_k < KD, offs_e < ED
-    acc = tl.zeros([BK, BE], dtype=tl.float32)
-    for cs in range(ss, se, C):
-        c = tl.minimum(se - cs, C)
-        rows = cs + offs_c
-        m_t = offs_c < c
-        kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        vt = load_tile(v + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
-        if HAS_DECAY:
-            acc = acc * tl.exp(-s * c.to(tl.float32))
-            vt = vt * tl.exp(-s * tl.maximum(c - 1 - offs_c, 0).to(tl.float32))[:, None]
-        acc += mm(tl.trans(kt), vt, k.dtype.element_ty, IEEE)
-    ptr = L + (i_item * H + i_h) * KD * ED
-    tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], acc, mask=m_k[:, None] & m_e[None, :])
 
 
 @triton.jit

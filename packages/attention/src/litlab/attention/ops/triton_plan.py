@@ -1,0 +1,57 @@
+"""How the Triton path of Lightning Attention-2 cuts the token axis into work items (sequence, segment), so
+that items x heads x tiles fill the GPU even for one long sequence with few heads (spec sections 1.2, 6)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+import triton
+
+
+@dataclass
+class Plan:
+    """How the token axis is cut: N sequences, items = (sequence, segment) pairs, chunk C, segment SEG."""
+
+    n_seq: int
+    t: int  # tokens per sequence (uniform batch) or total packed tokens (varlen)
+    chunk: int
+    seg: int
+    g: int  # segments per sequence (uniform batch); 0 with cu_seqlens
+    items: torch.Tensor | None  # int32 [num_items, 2] = (sequence, segment) with cu_seqlens
+    num_items: int
+    use_seg: bool
+
+
+@functools.lru_cache(maxsize=16)
+def _sm_count(index: int) -> int:
+    return torch.cuda.get_device_properties(index).multi_processor_count
+
+
+def _target_programs(device: torch.device) -> int:
+    if device.type != "cuda":
+        return 1
+    return 4 * _sm_count(device.index if device.index is not None else torch.cuda.current_device())
+
+
+def make_plan(b, t, h, tiles, cu_seqlens, chunk, seg, device) -> Plan:
+    """Cut sequences into segments of ``seg`` tokens (a multiple of ``chunk``). seg=None picks the longest
+    segment for which items * H * tiles still fills the GPU (one segment per sequence when B*H is large)."""
+    lens = None if cu_seqlens is None else (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
+    n_seq = b if lens is None else len(lens)
+    if seg is None:
+        want = _target_programs(device)
+        if lens is None:
+            g = min(triton.cdiv(want, b * h * tiles), triton.cdiv(t, chunk))
+            seg = triton.cdiv(triton.cdiv(t, g), chunk) * chunk
+        else:
+            seg = triton.cdiv(max(1, t * h * tiles // want), chunk) * chunk
+    elif seg < 1 or seg % chunk:
+        raise ValueError(f"segment_len: got {seg}, expected a positive multiple of chunk_size {chunk}")
+    if lens is None:
+        g = triton.cdiv(t, seg)
+        return Plan(n_seq, t, chunk, seg, g, None, b * g, g > 1)
+    pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, triton.cdiv(ln, seg)))]
+    items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
+    return Plan(n_seq, t, chunk, seg, 0, items, len(pairs), len(pairs) > n_seq)
