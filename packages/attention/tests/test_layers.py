@@ -150,3 +150,17 @@ def test_swiglu_formula():
     wg, wu = ffn.gate_up.weight[:5], ffn.gate_up.weight[5:]
     want = (F.silu(x @ wg.T) * (x @ wu.T)) @ ffn.down.weight.T
     assert _rel(ffn(x), want) < 1e-14
+
+
+def test_rmsnorm_matches_torch_and_keeps_input_dtype():
+    from litlab.attention.layers.norm import RMSNorm
+
+    norm, ref = RMSNorm(12, eps=1e-6), torch.nn.RMSNorm(12, eps=1e-6)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        ref.weight.copy_(norm.weight)
+    x = torch.randn(3, 5, 12)
+    assert torch.allclose(norm(x), ref(x), atol=1e-6)
+    want = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * norm.weight
+    assert torch.allclose(norm(x), want, atol=1e-5)
+    assert norm(x.bfloat16()).dtype == torch.bfloat16

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from litlab.attention.layers.norm import RMSNorm
 from litlab.attention.ops import lightning_attn, lightning_attn_step
 from litlab.attention.ops import slopes as decay_slopes
 
@@ -60,7 +61,7 @@ class LightningAttention(nn.Module):
         self.qkv_proj = nn.Linear(dim, 3 * inner, bias=False)
         self.gate_proj = nn.Linear(dim, inner, bias=False)
         self.out_proj = nn.Linear(inner, dim, bias=False)
-        self.norm = nn.RMSNorm(inner, eps=norm_eps)
+        self.norm = RMSNorm(inner, eps=norm_eps)
         s = None if decay == "none" else decay_slopes(num_heads, layer_idx, num_layers, kind=decay)
         if learnable_decay:
             self.slopes = nn.Parameter(s)

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from litlab.attention.layers.ffn import MoE, SwiGLU
 from litlab.attention.layers.kv_cache import KVCache
 from litlab.attention.layers.lightning import DecayKind, LightningAttention
+from litlab.attention.layers.norm import RMSNorm
 from litlab.attention.layers.softmax import SoftmaxAttention
 from litlab.attention.layers.ssmax import SSMaxMode
 from litlab.attention.models.config import BackboneConfig, FFNKind
@@ -35,8 +36,8 @@ class Block(nn.Module):
 
     def __init__(self, mixer: nn.Module, ffn: nn.Module, dim: int, eps: float) -> None:
         super().__init__()
-        self.mixer_norm, self.mixer = nn.RMSNorm(dim, eps=eps), mixer
-        self.ffn_norm, self.ffn = nn.RMSNorm(dim, eps=eps), ffn
+        self.mixer_norm, self.mixer = RMSNorm(dim, eps=eps), mixer
+        self.ffn_norm, self.ffn = RMSNorm(dim, eps=eps), ffn
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.mixer(self.mixer_norm(x))
@@ -110,7 +111,7 @@ class Backbone(nn.Module):
         self.blocks = nn.ModuleList(
             Block(_mixer(cfg, kind, i), _ffn(cfg), cfg.dim, cfg.norm_eps) for i, kind in enumerate(self.layer_types)
         )
-        self.norm = nn.RMSNorm(cfg.dim, eps=cfg.norm_eps)
+        self.norm = RMSNorm(cfg.dim, eps=cfg.norm_eps)
         self.reset_parameters()
 
     @classmethod
