@@ -77,7 +77,9 @@ def _plot(experiment, runs, variants, tasks, summary) -> None:
             if not seeds:
                 continue
             steps = [r["step"] for r in next(iter(seeds.values()))]
-            curves = np.array([[r["normalized_return"] for r in rows] for rows in seeds.values() if len(rows) == len(steps)])
+            curves = np.array(
+                [[r["normalized_return"] for r in rows] for rows in seeds.values() if len(rows) == len(steps)]
+            )
             ax.plot(steps, curves.mean(0), marker="o", label=v)
             ax.fill_between(steps, curves.min(0), curves.max(0), alpha=0.15)
         ax.set(title=t, xlabel="gradient steps", ylabel="normalized return")

@@ -35,20 +35,26 @@ def runs_for(experiment: str, args: argparse.Namespace) -> list[dict]:
         return [{"method": m, "task": t, "seed": s, "overrides": []} for m, t, s in grid]
     if experiment == "flow_steps":
         grid = itertools.product(args.flow_steps, args.tasks, seeds)
-        return [{"method": "fql", "task": t, "seed": s, "tag": f"K{k}",
-                 "overrides": [f"--model.init_args.flow_steps={k}"]} for k, t, s in grid]
+        return [
+            {"method": "fql", "task": t, "seed": s, "tag": f"K{k}", "overrides": [f"--model.init_args.flow_steps={k}"]}
+            for k, t, s in grid
+        ]
     if experiment == "alpha":
         grid = itertools.product(args.alphas, args.tasks, seeds)
-        return [{"method": "fql", "task": t, "seed": s, "tag": f"alpha{a:g}",
-                 "overrides": [f"--model.init_args.alpha={a}"]} for a, t, s in grid]
+        return [
+            {"method": "fql", "task": t, "seed": s, "tag": f"alpha{a:g}", "overrides": [f"--model.init_args.alpha={a}"]}
+            for a, t, s in grid
+        ]
     raise ValueError(f"unknown experiment {experiment!r}; expected main, flow_steps or alpha")
 
 
 def command(run: dict, args: argparse.Namespace, out: Path, name: str) -> list[str]:
     env = run["task"].split("-")[0]
     recipe = RECIPE[run["method"]].format(env=env)
-    callback = {"class_path": "OfflineEvalCallback",
-                "init_args": {"every_n_steps": args.eval_every, "num_episodes": args.episodes, "seed": 0}}
+    callback = {
+        "class_path": "OfflineEvalCallback",
+        "init_args": {"every_n_steps": args.eval_every, "num_episodes": args.episodes, "seed": 0},
+    }
     return [
         "fit",
         "--config", "configs/trainer/cpu.yaml", "--config", f"configs/rl/{recipe}.yaml",
