@@ -13,8 +13,8 @@ F64 = torch.float64
 DECAYS = {"none": None, "zero": [0.0, 0.0], "alibi": [0.5, 0.0039], "tnl": [0.0, 7.9]}
 
 
-@pytest.mark.parametrize("t", [1, 63, 130])
-@pytest.mark.parametrize("d,e", [(48, 48), (96, 20)])
+@pytest.mark.parametrize("t", [1, 2, 15, 63, 64, 65, 130, 257])
+@pytest.mark.parametrize("d,e", [(48, 48), (96, 20), (60, 32)])
 @pytest.mark.parametrize("decay", ["none", "alibi", "tnl"])
 def test_torch_matches_naive_float64(t, d, e, decay):
     inp = make_inputs(2, t, 2, d, e, F64, decay=DECAYS[decay], state=True, seed=t + d)

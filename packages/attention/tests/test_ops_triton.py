@@ -52,6 +52,7 @@ CASES = [  # (T, D, E, decay, initial state, chunk, segment)
     (63, 48, 20, [0.5, 0.0039], True, 64, None),
     (65, 16, 40, [0.0, 7.9], False, 16, None),
     (130, 24, 16, [0.3, 2.0], True, 16, 32),
+    (257, 60, 32, [0.7071, 0.0039], True, 64, 128),  # MiniMax layer-0 extremes for H = 16
 ]
 
 
