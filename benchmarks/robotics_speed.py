@@ -29,9 +29,9 @@ from litlab.robotics.tokenizers import FASTTokenizer  # noqa: E402
 from litlab.robotics.tokenizers.reference import ReferenceFASTTokenizer  # noqa: E402
 
 
-def timed(fn):
+def timed(fn, *args):
     w, c = time.perf_counter(), time.process_time()
-    out = fn()
+    out = fn(*args)
     return out, time.process_time() - c, time.perf_counter() - w
 
 
@@ -51,20 +51,15 @@ def main():
     ref = ReferenceFASTTokenizer(scale=10, vocab_size=1024).fit(train)
     ours.decode(ours.encode(test[:10]))  # compile the numba kernels outside the timing
     test_t = torch.from_numpy(test)
-    runs = {k: [] for k in ("ref_enc", "ref_dec", "our_enc", "our_dec", "our_enc_flat", "our_dec_flat")}
+    runs = {k: [] for k in ("ref_enc", "ref_dec", "our_enc", "our_dec")}
     for _ in range(args.reps):
-        ref_ids, *t = timed(lambda: ref.encode(test))
+        ref_ids, *t = timed(ref.encode, test)
         runs["ref_enc"].append(t)
-        _, *t = timed(lambda: ref.decode(ref_ids, h, d))
-        runs["ref_dec"].append(t)
-        ids, *t = timed(lambda: ours.encode(test_t))
+        runs["ref_dec"].append(timed(ref.decode, ref_ids, h, d)[1:])
+        ids, *t = timed(ours.encode, test_t)
         runs["our_enc"].append(t)
-        _, *t = timed(lambda: ours.decode(ids))
-        runs["our_dec"].append(t)
-        (flat, lens), *t = timed(lambda: ours.encode_flat(test_t))
-        runs["our_enc_flat"].append(t)
-        _, *t = timed(lambda: ours.bpe.decode(flat, lens, h * d, ours.min_token) and ours.decode_with_info(ids))
-        runs["our_dec_flat"].append(t)
+        runs["our_dec"].append(timed(ours.decode, ids)[1:])
+    lens = np.array([len(i) for i in ids])
     rate = {
         k: (args.chunks / statistics.median(c for c, _ in v), args.chunks / statistics.median(w for _, w in v))
         for k, v in runs.items()

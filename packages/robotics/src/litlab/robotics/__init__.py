@@ -1,8 +1,9 @@
 """litlab.robotics: FAST action tokenization (arXiv 2501.09747), binning baseline, LeRobot v3 action-chunk
-datasets and the PointMass2D demonstration simulator."""
+datasets, the PointMass2D demonstration simulator and the paper's spline toy."""
 
 from litlab.robotics.data.chunks import ActionChunkDataModule, ActionChunkDataset
 from litlab.robotics.data.lerobot_v3 import LeRobotV3Dataset, write_lerobot_v3
+from litlab.robotics.experiments.spline_toy import SplineToy
 from litlab.robotics.sims.pointmass2d import PointMass2DEnv
 from litlab.robotics.tokenizers import (
     BinningTokenizer,
@@ -23,6 +24,7 @@ __all__ = [
     "LeRobotV3Dataset",
     "PointMass2DEnv",
     "QuantileNormalizer",
+    "SplineToy",
     "fast_coefficients",
     "write_lerobot_v3",
 ]

@@ -38,6 +38,7 @@ class ReferenceFASTTokenizer:
         self.max_token: int | None = None
         self.bpe = None
         self.n_failures = 0
+        self.last_failed: list[int] = []
 
     def _chunk_string(self, chunk: np.ndarray) -> str:
         coeff = np.around(dct(chunk, axis=0, norm="ortho") * self.scale)
@@ -69,8 +70,11 @@ class ReferenceFASTTokenizer:
         return [e.ids for e in self.bpe._tokenizer.encode_batch(strings)]
 
     def decode(self, ids: list[list[int]], horizon: int, action_dim: int) -> np.ndarray:
+        """Decode chunk by chunk; failures become zero chunks, counted in ``n_failures`` and listed in
+        ``last_failed`` (indices into ``ids``)."""
         out = []
-        for seq in ids:
+        self.last_failed = []
+        for i, seq in enumerate(ids):
             try:
                 text = self.bpe._tokenizer.decode(seq)
                 coeff = np.array(list(map(ord, text))) + self.min_token
@@ -79,6 +83,7 @@ class ReferenceFASTTokenizer:
                     raise ValueError(f"decoded shape {coeff.shape} != {(horizon, action_dim)}")
             except ValueError:
                 self.n_failures += 1
+                self.last_failed.append(i)
                 coeff = np.zeros((horizon, action_dim))
             out.append(idct(coeff / self.scale, axis=0, norm="ortho"))
         return np.stack(out)
