@@ -56,8 +56,14 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--recipes", nargs="+", default=RECIPES)
     p.add_argument("--out", default=str(ROOT / "packages/attention/docs"))
+    p.add_argument("--collect", action="store_true", help="only tabulate/plot the latest existing runs")
     args = p.parse_args()
-    curves = {r: val_curve(run(r, args)) for r in args.recipes}
+    if args.collect:
+        root = ROOT / "runs" / "lm_quality"
+        latest = {r: max((root / r).glob("version_*"), key=lambda d: int(d.name.split("_")[1])) for r in args.recipes}
+        curves = {r: val_curve(d) for r, d in latest.items()}
+    else:
+        curves = {r: val_curve(run(r, args)) for r in args.recipes}
     lines = ["| recipe | val loss | val ppl |", "|---|---:|---:|"]
     lines += [f"| {r} | {c[-1][1]:.3f} | {c[-1][2]:.1f} |" for r, c in curves.items()]
     print("\n".join(lines))
