@@ -116,13 +116,16 @@ def plot(groups: dict, sft: dict | None, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("train/eos_logp_rejected", "rejected EOS log-prob (train)", 10),
-              ("gen_ood/eos_rate", "OOD EOS-termination (greedy)", 1),
-              ("gen_id/accuracy", "ID accuracy (greedy)", 1),
-              ("gen_ood/repetition_rate", "OOD repetition rate (greedy)", 1)]  # fmt: skip
+    panels = [
+        ("train/eos_logp_rejected", "rejected EOS log-prob (train, raw)", 3),
+        ("val/eos_logp_chosen", "chosen EOS log-prob (val, teacher-forced)", 1),
+        ("gen_ood/eos_rate", "OOD EOS-termination (greedy)", 1),
+        ("gen_ood/length", "OOD completion length (greedy, tokens)", 1),
+        ("gen_id/accuracy", "ID accuracy (greedy)", 1),
+    ]
     paths = []
     for (cond, lr), arms in sorted(groups.items()):
-        fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
+        fig, axes = plt.subplots(1, len(panels), figsize=(20, 3.4))
         for ax, (key, title, smooth) in zip(axes, panels):
             for arm in [a for a in ARM_ORDER if a in arms]:
                 band(ax, arms[arm], key, LABELS[arm], smooth)
