@@ -42,7 +42,7 @@ def _push(rank, pos, head, e_pos, e_next, n_entries):
     return n_entries + 1
 
 
-def _merge_chunk(ids, keys, vals, nxt, prv, head, e_pos, e_next, scratch):
+def _merge_chunk(ids, keys, vals, m_left, m_right, m_new, nxt, prv, head, e_pos, e_next, scratch):
     """Merge one chunk in place (``ids[i] = -1`` marks a consumed symbol); ``head`` must be all -1."""
     n = ids.shape[0]
     n_entries = 0
@@ -77,15 +77,13 @@ def _merge_chunk(ids, keys, vals, nxt, prv, head, e_pos, e_next, scratch):
                 scratch[k + 1] = scratch[k]
                 k -= 1
             scratch[k + 1] = v
+        a, b = m_left[r], m_right[r]  # rank r merges exactly the pair (a, b)
         for j in range(m):
             pos = scratch[j]
             right = nxt[pos]
-            if ids[pos] < 0 or right < 0:
-                continue  # stale: a symbol of this pair was merged away
-            packed = _lookup(keys, vals, mask, ids[pos], ids[right])
-            if packed >> 32 != r:
-                continue  # stale: the pair at this position changed
-            ids[pos] = packed & 0xFFFFFFFF
+            if right < 0 or ids[pos] != a or ids[right] != b:
+                continue  # stale: a symbol of this pair was merged away or changed
+            ids[pos] = m_new[r]
             ids[right] = -1
             q = nxt[right]
             nxt[pos] = q
@@ -93,7 +91,7 @@ def _merge_chunk(ids, keys, vals, nxt, prv, head, e_pos, e_next, scratch):
                 prv[q] = pos
                 # if q's own pair also has rank r it merges next in this bucket and then pushes the pair
                 # (pos, q) itself; pushing it now would only leave a stale entry (runs of one symbol)
-                if nxt[q] < 0 or _lookup(keys, vals, mask, ids[q], ids[nxt[q]]) >> 32 != r:
+                if nxt[q] < 0 or ids[q] != a or ids[nxt[q]] != b:
                     r2 = _lookup(keys, vals, mask, ids[pos], ids[q]) >> 32
                     if r2 >= 0:
                         n_entries = _push(r2, pos, head, e_pos, e_next, n_entries)
@@ -107,14 +105,14 @@ def _merge_chunk(ids, keys, vals, nxt, prv, head, e_pos, e_next, scratch):
         r += 1
 
 
-def _encode_batch(symbols, symbol_to_id, keys, vals, n_ranks):
+def _encode_batch(symbols, symbol_to_id, keys, vals, m_left, m_right, m_new):
     n_chunks, length = symbols.shape
     flat = np.empty(n_chunks * length, dtype=np.int64)
     lens = np.empty(n_chunks, dtype=np.int64)
     ids = np.empty(length, dtype=np.int32)
     nxt = np.empty(length, dtype=np.int32)
     prv = np.empty(length, dtype=np.int32)
-    head = np.full(n_ranks, -1, dtype=np.int32)
+    head = np.full(max(len(m_left), 1), -1, dtype=np.int32)
     e_pos = np.empty(3 * length + 1, dtype=np.int32)
     e_next = np.empty(3 * length + 1, dtype=np.int32)
     scratch = np.empty(3 * length + 1, dtype=np.int32)
@@ -122,7 +120,7 @@ def _encode_batch(symbols, symbol_to_id, keys, vals, n_ranks):
     for c in range(n_chunks):
         for i in range(length):
             ids[i] = symbol_to_id[symbols[c, i]]
-        _merge_chunk(ids, keys, vals, nxt, prv, head, e_pos, e_next, scratch)
+        _merge_chunk(ids, keys, vals, m_left, m_right, m_new, nxt, prv, head, e_pos, e_next, scratch)
         start = total
         i = 0
         while i >= 0:
@@ -183,10 +181,11 @@ def build_merge_table(left: np.ndarray, right: np.ndarray, merged: np.ndarray):
     return keys, vals
 
 
-def encode_batch(symbols: np.ndarray, symbol_to_id: np.ndarray, keys: np.ndarray, vals: np.ndarray, n_ranks: int):
+def encode_batch(symbols: np.ndarray, symbol_to_id: np.ndarray, keys: np.ndarray, vals: np.ndarray, merges: np.ndarray):
     """``symbols: [N, L]`` ints in ``[0, len(symbol_to_id))`` (L >= 1) -> (flat ids, lengths ``[N]``).
 
-    ``keys``/``vals`` come from :func:`build_merge_table`; ``n_ranks`` is the number of merges.
+    ``keys``/``vals`` come from :func:`build_merge_table`; ``merges [n_merges, 3]`` holds (left, right,
+    merged) ids by rank.
     """
     if not HAVE_NUMBA:
         raise RuntimeError("the compiled BPE backend needs numba (pip install numba)")
@@ -195,7 +194,8 @@ def encode_batch(symbols: np.ndarray, symbol_to_id: np.ndarray, keys: np.ndarray
     if symbols.size and (symbols.min() < 0 or symbols.max() >= len(symbol_to_id)):
         raise ValueError(f"symbols must lie in [0, {len(symbol_to_id)}), got [{symbols.min()}, {symbols.max()}]")
     sym = np.ascontiguousarray(symbols, dtype=np.int32)
-    return _encode_batch(sym, symbol_to_id, keys, vals, max(n_ranks, 1))
+    cols = [np.ascontiguousarray(merges[:, i], dtype=np.int32) for i in range(3)]
+    return _encode_batch(sym, symbol_to_id, keys, vals, *cols)
 
 
 def expand_batch(flat, lens, offsets, token_symbols, length: int, shift: int):

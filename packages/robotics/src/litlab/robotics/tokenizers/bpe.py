@@ -103,6 +103,7 @@ class IntegerBPE:
         ):
             raise ValueError("BPE merges are not in creation order; cannot use this merges list")
         self.n_merges = len(merged)
+        self.merges = np.ascontiguousarray(np.stack([left, right, merged], 1).reshape(-1, 3), dtype=np.int32)
         self.merge_keys, self.merge_vals = _bpe_kernel.build_merge_table(left, right, merged)
 
     def encode(self, symbols: np.ndarray, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +116,7 @@ class IntegerBPE:
         if backend == "auto":
             backend = "numba" if _bpe_kernel.HAVE_NUMBA else "tokenizers"
         if backend == "numba":
-            return _bpe_kernel.encode_batch(symbols, self.symbol_to_id, self.merge_keys, self.merge_vals, self.n_merges)
+            return _bpe_kernel.encode_batch(symbols, self.symbol_to_id, self.merge_keys, self.merge_vals, self.merges)
         if backend == "tokenizers":
             enc = self.tokenizer.encode_batch_fast(symbols_to_strings(symbols, self.base), add_special_tokens=False)
             ids = [e.ids for e in enc]

@@ -164,8 +164,11 @@ class FASTTokenizer:
             if x.shape[2] > pad_to:
                 raise ValueError(f"chunks have D={x.shape[2]} > pad_to={pad_to}")
             x = torch.nn.functional.pad(x, (0, pad_to - x.shape[2]))
-        q = torch.round(dct(x) * self.scale).reshape(len(x), -1)
-        n_clamped = int(((q < self.min_token) | (q > self.max_token)).sum())
+        q = dct(x).mul_(self.scale).round_().reshape(len(x), -1)
+        lo, hi = torch.aminmax(q) if q.numel() else (q.new_zeros(()), q.new_zeros(()))
+        n_clamped = 0
+        if lo < self.min_token or hi > self.max_token:  # count only when something is out of range
+            n_clamped = int(((q < self.min_token) | (q > self.max_token)).sum())
         self.stats["encoded"] += len(q)
         if n_clamped:
             self.stats["clamped"] += n_clamped
