@@ -2,6 +2,8 @@
 
 import random
 
+import pytest
+
 from litlab.alignment.data.synthetic import ArithmeticTask, extract_answer, generate, is_correct, make_pair
 from litlab.alignment.lit.generation import completion_metrics, cut_at_eos, ngram_stats
 
@@ -46,3 +48,39 @@ def test_verifier_and_metrics():
     assert m == dict(eos_rate=1.0, repetition_rate=0.0, distinct4=11 / 15, accuracy=1.0, length=18.0)
     m = completion_metrics([ord(c) for c in "<answer>7</answer>"], {0}, "7", decode)
     assert m["accuracy"] == 0.0 and m["eos_rate"] == 0.0  # not terminated: counted wrong
+
+
+def test_evaluate_prompts_groups_by_length_and_averages(tokenizer):
+    """A scripted policy: answers right for prompts of even length, runs on (no EOS) for odd ones."""
+    import torch
+
+    from litlab.alignment.lit.generation import evaluate_prompts
+    from litlab.alignment.models import PolicyAdapter
+
+    rows = [{"prompt": "What is 1 + 2?\n", "answer": "3"}, {"prompt": "Add 10 and 20.\n", "answer": "30"},
+            {"prompt": "What is 4 + 4?\n", "answer": "8"}]  # fmt: skip
+    seen = []
+
+    class Scripted(PolicyAdapter):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def generate(self, input_ids, max_new_tokens, temperature, eos_ids, generator=None):
+            seen.append(tuple(input_ids.shape))
+            out = []
+            for ids in input_ids.tolist():
+                prompt = tokenizer.decode(ids)
+                row = next(r for r in rows if r["prompt"] == prompt)
+                text = f"<answer>{row['answer']}</answer>"
+                new = tokenizer(text, add_special_tokens=False)["input_ids"]
+                new = new + [eos_ids[0]] if len(ids) % 2 == 0 else (new * 10)[:max_new_tokens]
+                out.append(new + [eos_ids[0]] * (max_new_tokens - len(new)))
+            return torch.tensor(out)
+
+    lengths = [len(tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]) for r in rows]
+    metrics = evaluate_prompts(Scripted(), tokenizer, {tokenizer.eos_token_id}, rows)
+    even = sum(n % 2 == 0 for n in lengths) / 3
+    assert metrics["eos_rate"] == metrics["accuracy"] == even
+    assert metrics["repetition_rate"] == pytest.approx(1 - even)  # the run-on answers repeat their 4-grams
+    assert sorted(n for _, n in seen) == sorted(set(lengths))  # one batch per prompt length
