@@ -81,16 +81,16 @@ def test_loss_is_cross_entropy_plus_weighted_aux():
 def test_training_reduces_loss_on_a_repeated_batch():
     torch.manual_seed(0)
     lm = LanguageModel(
-        BackboneConfig(dim=32, num_layers=2, num_heads=2, head_dim=16),
+        BackboneConfig(dim=16, num_layers=1, num_heads=2, head_dim=8),
         vocab_size=30,
-        lr=1e-2,
+        lr=3e-2,
         warmup_steps=2,
         sample_prompt="",
     )
     batch = torch.randint(0, 30, (4, 17))
     before = lm.loss(batch)[0].item()
     trainer = L.Trainer(
-        max_steps=30,
+        max_steps=15,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
