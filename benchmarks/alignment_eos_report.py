@@ -12,6 +12,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 RUN = re.compile(r"(?P<cond>stress|mixed)-(?P<arm>.+)-lr(?P<lr>[0-9.e+-]+)-s(?P<seed>\d+)$")
 ARM_ORDER = ("dpo", "simpo", "smpo", "smpo-modified")
 LABELS = {"dpo": "DPO", "simpo": "SimPO", "smpo": "SMPO original", "smpo-modified": "SMPO modified"}
@@ -56,13 +57,14 @@ def final_values(rows: list[dict]) -> dict[str, float]:
     return out
 
 
-def collect(root: Path) -> dict:
+def collect(root: Path, min_step: int = 290) -> dict:
+    """Finished runs (last logged step >= min_step) grouped by (condition, lr) and arm."""
     groups: dict = defaultdict(lambda: defaultdict(list))
     for run in sorted(root.iterdir()):
         m = RUN.match(run.name)
         if m and run.is_dir():
             rows = read_metrics(run)
-            if rows and any("gen_ood/eos_rate" in r for r in rows):
+            if rows and any("gen_ood/eos_rate" in r for r in rows) and max(r["step"] for r in rows) >= min_step:
                 groups[(m["cond"], m["lr"])][m["arm"]].append(rows)
     return groups
 
@@ -73,9 +75,10 @@ def fmt(values: list[float]) -> str:
     return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def table(groups: dict, sft: dict | None) -> str:
+def table(groups: dict, sfts: dict) -> str:
     lines = []
     for (cond, lr), arms in sorted(groups.items()):
+        sft = sfts.get(cond)
         lines += [f"\n**{cond}, lr {lr}** (mean ± sd over seeds; last validation; rej. EOS logp: mean of the last "
                   "20 logged training steps)\n", "| arm | seeds | " + " | ".join(h for _, h in FINAL) + " |",
                   "|---|---|" + "---|" * len(FINAL)]  # fmt: skip
@@ -110,7 +113,7 @@ def band(ax, runs: list[list[dict]], key: str, label: str, smooth: int = 1) -> N
         ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
 
 
-def plot(groups: dict, sft: dict | None, out: Path) -> list[Path]:
+def plot(groups: dict, sfts: dict, out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,6 +128,7 @@ def plot(groups: dict, sft: dict | None, out: Path) -> list[Path]:
     ]
     paths = []
     for (cond, lr), arms in sorted(groups.items()):
+        sft = sfts.get(cond)
         fig, axes = plt.subplots(1, len(panels), figsize=(20, 3.4))
         for ax, (key, title, smooth) in zip(axes, panels):
             for arm in [a for a in ARM_ORDER if a in arms]:
@@ -143,16 +147,45 @@ def plot(groups: dict, sft: dict | None, out: Path) -> list[Path]:
     return paths
 
 
-def sft_baseline(root: Path) -> dict | None:
-    rows = read_metrics(root / "sft")
-    gen = [r for r in rows if "gen_ood/eos_rate" in r]
-    return gen[-1] if gen else None
+def sft_baseline(root: Path, cond: str, n: int = 100) -> dict | None:
+    """Generation metrics of the SFT start on the condition's own eval prompts (as the runs evaluate: the
+    first n prompts, greedy and 2 samples at T 0.8); cached next to the runs."""
+    cache = root / f"sft-baseline-{cond}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    runs = sorted((root / "sft").glob("version_*/checkpoints/last.ckpt"))
+    data = ROOT / f"data/alignment/arith-{cond}"
+    if not runs or not data.exists():
+        return None
+    import torch
+    import yaml
+
+    from litlab.alignment.data.tokenizer import load_tokenizer
+    from litlab.alignment.lit.generation import evaluate_prompts
+    from litlab.alignment.models import LitlabCausalLM
+    from litlab.attention import BackboneConfig
+
+    torch.set_num_threads(1)
+    args = yaml.safe_load(open(runs[-1].parents[1] / "config.yaml"))["model"]["init_args"]["policy"]["init_args"]
+    policy = LitlabCausalLM(args["vocab_size"], BackboneConfig(**args["backbone"]), args["tie_embeddings"],
+                            checkpoint=str(runs[-1]))  # fmt: skip
+    tok = load_tokenizer(ROOT / "data/alignment/arith/tokenizer")
+    out = {}
+    for split in ("id", "ood"):
+        rows = [json.loads(line) for line in open(data / f"eval_{split}.jsonl")][:n]
+        eos = {tok.eos_token_id}
+        out.update({f"gen_{split}/{k}": v for k, v in evaluate_prompts(policy, tok, eos, rows).items()})
+        sampled = evaluate_prompts(policy, tok, eos, rows, temperature=0.8, samples=2)
+        out.update({f"gen_{split}_sampled/{k}": v for k, v in sampled.items()})
+    cache.write_text(json.dumps(out, indent=1))
+    return out
 
 
 def report(root: Path, out: Path | None = None) -> str:
     out = out or Path(__file__).resolve().parents[1] / "packages/alignment/docs"
     out.mkdir(parents=True, exist_ok=True)
-    groups, sft = collect(root), sft_baseline(root)
+    groups = collect(root)
+    sft = {cond: sft_baseline(root, cond) for cond, _ in groups}
     text = table(groups, sft)
     plots = plot(groups, sft, out)
     (out / "eos_experiment.md").write_text(text + "\n")
