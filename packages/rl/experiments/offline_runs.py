@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -113,6 +114,7 @@ def main() -> None:
             print("litlab " + " ".join(shlex.quote(c) for c in command(r, args, out, run_name(r))))
         return
     torch.set_num_threads(1)
+    sys.argv = sys.argv[:1]  # the litlab calls below get their own argument lists
     print(f"{len(runs)} runs -> {out}", flush=True)
     for r in runs:
         print(execute(r, args, out), flush=True)
