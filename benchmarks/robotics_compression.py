@@ -42,7 +42,7 @@ def measure(train, test, scale=10.0, vocab=1024) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--append", default=None)
+    ap.add_argument("--append", default=None, help="append the tables to this markdown file")
     ap.add_argument("--plot", default=None)
     ap.add_argument("--episodes", type=int, default=300)
     args = ap.parse_args()
@@ -80,12 +80,23 @@ def main():
             m = measure(train, test, scale, vocab)
             sens.append(f"| {label} | {scale:g} | {vocab} | {m['mean']:.1f} ({m['p99']:.0f}) | {m['mae']:.4f} |")
             print(sens[-1], flush=True)
+    uni = ["", "| Dataset | per-dataset FAST (vocab 1024) | universal FAST+ (vocab 2048), padded to 32 dims "
+           "| universal, unpadded | universal MAE |", "|---|---:|---:|---:|---:|"]
+    universal = FASTTokenizer(scale=10, vocab_size=2048).fit_universal([tr for _, _, (tr, _) in sources.values()])
+    for name, (d, hz, (train, test)) in sources.items():
+        h = test.shape[1]
+        padded = universal.encode(test, pad_to=32)
+        plain = universal.encode(test)
+        rec = universal.decode(padded, horizon=h, action_dim=d, pad_to=32).numpy()
+        uni.append(f"| {name} | {table[name][2]['mean']:.1f} | {np.mean([len(i) for i in padded]):.1f} | "
+                   f"{np.mean([len(i) for i in plain]):.1f} | {np.abs(rec - test).mean():.4f} |")
+        print(uni[-1], flush=True)
     header = (
         f"One-second chunks, held-out test chunks, {datetime.date.today()}, CPU, torch {torch.__version__}. "
         "Splines: cubic through 4 random knots per dim in [-0.8, 0.8] (synthetic stand-ins for the "
         "paper's datasets, same D and rate)."
     )
-    text = "\n".join([header, ""] + lines + sens)
+    text = "\n".join([header, ""] + lines + sens + uni)
     if args.append:
         with open(args.append, "a") as f:
             f.write("\n### FAST compression (experiment 1)\n\n" + text + "\n")
@@ -107,7 +118,7 @@ def plot(table, path):
     ax.bar(x - 0.2, naive, 0.4, label="naive binning (H*D)")
     ax.bar(x + 0.2, fast, 0.4, label="FAST (scale 10, vocab 1024)")
     ax.set_yscale("log")
-    ax.set_xticks(x, [n.replace(" (", "\n(").replace(") ", ")\n") for n in names], fontsize=6)
+    ax.set_xticks(x, [n.replace("D ", "D\n").replace(" (", "\n(").replace(") ", ")\n") for n in names], fontsize=6)
     ax.set_ylabel("tokens per 1 s chunk")
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -135,3 +135,17 @@ def test_universal_fit_mixed_horizons_and_dims():
             assert err.max() <= 0.5 / 10 * np.sqrt(h * (pad or d))
     with pytest.raises(ValueError, match="horizon"):
         tok.decode([[1, 2]])
+
+
+def test_blocked_encode_decode_equals_one_block(fitted, chunks_50x7, monkeypatch):
+    import litlab.robotics.tokenizers.fast as fast_mod
+
+    held = chunks_50x7[500:]
+    ids = fitted.encode(held)
+    ids[3] = ids[3][:-2]  # one broken sequence inside the second block
+    ref = fitted.decode_with_info(ids, mode="relaxed")
+    monkeypatch.setattr(fast_mod, "BLOCK", 7)
+    assert fitted.encode(held)[5:] == ids[5:]
+    small = fitted.decode_with_info(ids, mode="relaxed")
+    assert torch.equal(small.actions, ref.actions) and torch.equal(small.repaired, ref.repaired)
+    assert small.repaired.tolist().index(True) == 3

@@ -29,6 +29,7 @@ from litlab.robotics.tokenizers.dct import as_chunks, dct, fast_coefficients, id
 from litlab.robotics.tokenizers.serialization import check_ids, load_config, save_config
 
 __all__ = ["FASTTokenizer", "DecodeResult", "FASTDecodeError"]
+BLOCK = 1024  # chunks per encode/decode block
 log = logging.getLogger(__name__)
 
 
@@ -183,9 +184,17 @@ class FASTTokenizer:
         return q.to(device="cpu", dtype=torch.int32).numpy()
 
     def encode_flat(self, chunks, pad_to: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Encode to (flat ids, per-chunk lengths ``[N]``) without building Python lists."""
-        symbols = self.symbols(chunks, pad_to)  # checks that the tokenizer is fitted
-        return self.bpe.encode(symbols, self.backend)
+        """Encode to (flat ids, per-chunk lengths ``[N]``) without building Python lists.
+
+        Works in blocks of ``BLOCK`` chunks so the intermediate arrays stay in cache.
+        """
+        self._check_fitted()
+        x = as_chunks(chunks)
+        parts = [
+            self.bpe.encode(self.symbols(x[i : i + BLOCK], pad_to), self.backend)
+            for i in range(0, max(len(x), 1), BLOCK)
+        ]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def encode(self, chunks, pad_to: int | None = None) -> list[list[int]]:
         """Encode normalized chunks ``[N, H, D]`` (numpy or torch, any device) to N token-id lists."""
@@ -228,13 +237,18 @@ class FASTTokenizer:
         if width < d:
             raise ValueError(f"pad_to={pad_to} is smaller than action_dim={d}")
         flat, lens = check_ids(ids, lengths)
-        coeffs, n_sym = self.bpe.decode(flat, lens, h * width, self.min_token)
-        foreign, exact = n_sym < 0, n_sym == h * width
-        failed = foreign | (~exact if mode == "strict" else np.zeros_like(exact))
-        coeffs[failed] = 0
-        c = torch.from_numpy(coeffs).to(device=device, dtype=dtype).reshape(len(lens), h, width)
-        actions = idct(c / self.scale)[..., :d]
-        self.stats["decoded"] += len(lens)
+        n, starts = len(lens), np.concatenate([[0], np.cumsum(lens)])
+        actions = torch.empty((n, h, d), dtype=dtype, device=device)
+        exact, foreign, failed = (np.zeros(n, dtype=bool) for _ in range(3))
+        for i in range(0, n, BLOCK):  # blocks keep the [B, H * width] coefficients in cache
+            j = min(n, i + BLOCK)
+            coeffs, n_sym = self.bpe.decode(flat[starts[i] : starts[j]], lens[i:j], h * width, self.min_token)
+            foreign[i:j], exact[i:j] = n_sym < 0, n_sym == h * width
+            failed[i:j] = foreign[i:j] | (~exact[i:j] if mode == "strict" else False)
+            coeffs[failed[i:j]] = 0
+            c = torch.from_numpy(coeffs).to(device=device, dtype=dtype).reshape(j - i, h, width)
+            actions[i:j] = idct(c / self.scale)[..., :d]
+        self.stats["decoded"] += n
         self.stats["decode_failures"] += int(failed.sum())
         repaired = ~exact & ~failed
         self.stats["decode_repairs"] += int(repaired.sum())
