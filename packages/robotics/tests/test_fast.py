@@ -147,5 +147,6 @@ def test_blocked_encode_decode_equals_one_block(fitted, chunks_50x7, monkeypatch
     monkeypatch.setattr(fast_mod, "BLOCK", 7)
     assert fitted.encode(held)[5:] == ids[5:]
     small = fitted.decode_with_info(ids, mode="relaxed")
-    assert torch.equal(small.actions, ref.actions) and torch.equal(small.repaired, ref.repaired)
+    assert torch.allclose(small.actions, ref.actions, rtol=0, atol=1e-12)  # BLAS blocking may differ in ulps
+    assert torch.equal(small.repaired, ref.repaired)
     assert small.repaired.tolist().index(True) == 3
