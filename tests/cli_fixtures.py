@@ -65,3 +65,25 @@ class SelfFeedingModel(RegressionModel):
 
     def train_dataloader(self) -> DataLoader:
         return RegressionData(num_samples=32, dim=4).train_dataloader()
+
+
+class SequenceData(LightningDataModule):
+    """Random sequences [N, T, dim] with a running-mean target [N, T, 1] (a causal task)."""
+
+    def __init__(self, num_samples: int = 32, length: int = 12, dim: int = 8, batch_size: int = 8) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        generator = torch.Generator().manual_seed(0)
+        self.x = torch.randn(num_samples, length, dim, generator=generator)
+        steps = torch.arange(1, length + 1).view(1, length, 1)
+        self.y = self.x.sum(-1, keepdim=True).cumsum(1) / steps
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.x, self.y), batch_size=self.hparams.batch_size)
+
+
+class SequenceRegression(RegressionModel):
+    """A per-step regressor around an injected sequence backbone: [B, T, dim] -> [B, T, hidden]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))

@@ -155,3 +155,25 @@ def test_model_that_makes_its_own_data_runs_without_a_datamodule(tmp_path: Path)
     assert (
         torch.load(root / "agent" / "version_0" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 3
     )
+
+
+def test_attention_backbone_is_injected_into_another_module(tmp_path: Path) -> None:
+    """The cross-package case: litlab.attention's Backbone built from a class_path inside a recipe."""
+    backbone = {
+        "class_path": "litlab.attention.Backbone",
+        "init_args": {"dim": 8, "num_layers": 2, "num_heads": 2, "head_dim": 4, "pattern": "LS"},
+    }
+    config = {
+        "model": {"class_path": "cli_fixtures.SequenceRegression", "init_args": {"backbone": backbone, "hidden": 8}},
+        "data": {"class_path": "cli_fixtures.SequenceData"},
+        "trainer": BASE["trainer"],
+    }
+    from litlab.attention import Backbone
+
+    root = tmp_path / "out"
+    main(["fit", "--config", write(tmp_path / "seq.yaml", config), "--trainer.default_root_dir", str(root)])
+    state = torch.load(root / "seq" / "version_0" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert state["global_step"] == 3
+    rebuilt = Backbone(dim=8, num_layers=2, num_heads=2, head_dim=4, pattern="LS")
+    own = {k.removeprefix("backbone."): v for k, v in state["state_dict"].items() if k.startswith("backbone.")}
+    rebuilt.load_state_dict(own)  # the checkpoint holds exactly an attention Backbone's parameters
