@@ -48,10 +48,10 @@ def final_values(rows: list[dict]) -> dict[str, float]:
     for key, _ in FINAL:
         if key == "rej_eos":
             _, vals = series(rows, "train/eos_logp_rejected")
-            out[key] = statistics.fmean(vals[-20:]) if vals else float("nan")
+            out[key] = statistics.fmean(vals[-5:]) if vals else float("nan")
         elif key.startswith("train/"):
             _, vals = series(rows, key)
-            out[key] = statistics.fmean(vals[-20:]) if vals else float("nan")
+            out[key] = statistics.fmean(vals[-5:]) if vals else float("nan")
         else:
             out[key] = gen[-1].get(key, float("nan")) if gen else float("nan")
     return out
@@ -79,9 +79,12 @@ def table(groups: dict, sfts: dict) -> str:
     lines = []
     for (cond, lr), arms in sorted(groups.items()):
         sft = sfts.get(cond)
-        lines += [f"\n**{cond}, lr {lr}** (mean ± sd over seeds; last validation; rej. EOS logp: mean of the last "
-                  "20 logged training steps)\n", "| arm | seeds | " + " | ".join(h for _, h in FINAL) + " |",
-                  "|---|---|" + "---|" * len(FINAL)]  # fmt: skip
+        caption = (
+            f"\n**{cond}, lr {lr}**: mean ± sd over seeds at the last validation (step 300); rej. EOS logp "
+            "and chosen logp: mean over the last 5 logged training steps (50 steps).\n"
+        )
+        header = "| arm | seeds | " + " | ".join(h for _, h in FINAL) + " |"
+        lines += [caption, header, "|---|---|" + "---|" * len(FINAL)]
         if sft:
             lines.append("| SFT start | 1 | " + " | ".join(fmt([sft[k]]) if k in sft else "–" for k, _ in FINAL) + " |")
         for arm in [a for a in ARM_ORDER if a in arms]:
