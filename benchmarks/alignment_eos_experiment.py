@@ -25,6 +25,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ARMS = ("dpo", "simpo", "smpo", "smpo-modified")
+# ablations: arm -> (recipe, extra overrides)
+ABLATIONS = {
+    "dpo-nll": ("dpo", ["--model.init_args.objective.init_args.nll_chosen_weight=1.0"]),
+    "smpo-published": (
+        "smpo-modified",
+        [  # what the v2 code optimised: modified defaults + hinge, no transforms
+            "--model.init_args.objective.init_args.loss_type=hinge",
+            "--model.init_args.objective.init_args.eos_rejected_coef=1.0",
+            "--model.init_args.objective.init_args.lower_clip_percentile=null",
+            "--model.init_args.objective.init_args.min_log_prob=null",
+        ],
+    ),
+}
 CONDITIONS = {"stress": 0.0, "mixed": 0.5}
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,9 +46,10 @@ def run_arm(args, arm: str, seed: int) -> int:
     name = f"{args.condition}-{arm}-lr{args.lr:g}-s{seed}"
     if list((Path(args.root) / name).glob("version_*/checkpoints/last.ckpt")):
         return 0  # finished earlier
+    recipe, extra = ABLATIONS.get(arm, (arm, []))
     cmd = [
         sys.executable, "-m", "litlab.shared.cli", "fit",
-        "--config", "configs/trainer/cpu.yaml", "--config", f"configs/alignment/{arm}.yaml",
+        "--config", "configs/trainer/cpu.yaml", "--config", f"configs/alignment/{recipe}.yaml", *extra,
         f"--model.init_args.policy.init_args.checkpoint={args.sft}",
         f"--model.init_args.lr={args.lr}", f"--model.init_args.eval_samples={args.samples}",
         f"--data.init_args.data_dir=data/alignment/arith-{args.condition}",
@@ -58,7 +72,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sft", help="SFT checkpoint every arm starts from")
     p.add_argument("--condition", choices=sorted(CONDITIONS), default="stress")
-    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=[*ARMS, *ABLATIONS])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--steps", type=int, default=300)

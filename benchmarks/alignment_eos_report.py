@@ -14,8 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = re.compile(r"(?P<cond>stress|mixed)-(?P<arm>.+)-lr(?P<lr>[0-9.e+-]+)-s(?P<seed>\d+)$")
-ARM_ORDER = ("dpo", "simpo", "smpo", "smpo-modified")
-LABELS = {"dpo": "DPO", "simpo": "SimPO", "smpo": "SMPO original", "smpo-modified": "SMPO modified"}
+ARM_ORDER = ("dpo", "dpo-nll", "simpo", "smpo", "smpo-published", "smpo-modified")
+LABELS = {"dpo": "DPO", "dpo-nll": "DPO + chosen NLL", "simpo": "SimPO", "smpo": "SMPO original",
+          "smpo-published": "SMPO modified as published", "smpo-modified": "SMPO modified"}  # fmt: skip
 FINAL = [
     ("gen_id/accuracy", "ID acc"),
     ("gen_id/eos_rate", "ID EOS"),
