@@ -93,7 +93,7 @@ def main():
         print(uni[-1], flush=True)
     header = (
         f"One-second chunks, held-out test chunks, {datetime.date.today()}, CPU, torch {torch.__version__}. "
-        "Splines: cubic through 4 random knots per dim in [-0.8, 0.8] (synthetic stand-ins for the "
+        "Splines: cubic through 4 equispaced knots per dim, values uniform in [-0.8, 0.8] (stand-ins for the "
         "paper's datasets, same D and rate)."
     )
     text = "\n".join([header, ""] + lines + sens + uni)
