@@ -71,6 +71,9 @@ def collect(root: Path, min_step: int = 290) -> dict:
 
 
 def fmt(values: list[float]) -> str:
+    values = [v for v in values if v == v]  # NaN: metric not recorded (no sampled generations)
+    if not values:
+        return "–"
     if len(values) == 1:
         return f"{values[0]:.2f}"
     return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
