@@ -44,7 +44,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", default="runs/lm_quality")
     p.add_argument("--length", type=int, default=4096)
-    p.add_argument("--windows", type=int, default=16)
+    p.add_argument("--windows", type=int, default=40)
     p.add_argument("--train_len", type=int, default=256)
     p.add_argument("--out", default="packages/attention/docs")
     args = p.parse_args()
@@ -73,7 +73,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4), dpi=110)
-    edges = np.unique(np.geomspace(1, args.length, 40).astype(int))
+    edges = np.unique(np.geomspace(1, args.length, 17).astype(int))
     for name, c in curves.items():
         ax.plot(edges[1:], [c[a:b].mean() for a, b in zip(edges[:-1], edges[1:])], label=name)
     ax.axvline(args.train_len, color="grey", ls=":", lw=1)
