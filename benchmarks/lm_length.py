@@ -56,11 +56,17 @@ def main() -> None:
     n = min(args.windows, (len(val) - 1) // args.length)
     windows = torch.stack([val[i * args.length : i * args.length + args.length + 1] for i in range(n)])
     softmax = load(runs, "lm-softmax")
-    posthoc = CausalLM(softmax.model.vocab_size, replace(softmax.config, ssmax="posthoc", ssmax_train_len=args.train_len))
+    posthoc = CausalLM(
+        softmax.model.vocab_size, replace(softmax.config, ssmax="posthoc", ssmax_train_len=args.train_len)
+    )
     posthoc.load_state_dict(softmax.model.state_dict())
-    models = {"softmax": softmax.model, "softmax + SSMax (learned)": load(runs, "lm-ssmax").model,
-              "softmax + posthoc SSMax": posthoc.eval(), "lightning": load(runs, "lm-lightning").model,
-              "hybrid-MoE": load(runs, "lm-hybrid-moe").model}
+    models = {
+        "softmax": softmax.model,
+        "softmax + SSMax (learned)": load(runs, "lm-ssmax").model,
+        "softmax + posthoc SSMax": posthoc.eval(),
+        "lightning": load(runs, "lm-lightning").model,
+        "hybrid-MoE": load(runs, "lm-hybrid-moe").model,
+    }
     curves = {name: loss_by_position(m, windows) for name, m in models.items()}
     bins = [(0, 256), (256, 512), (512, 1024), (1024, 2048), (2048, 4096)]
     lines = ["| model | " + " | ".join(f"{a}-{b}" for a, b in bins) + " |", "|---|" + "---:|" * len(bins)]

@@ -28,13 +28,24 @@ def run(recipe: str, args) -> Path:
     hidden = default_hidden(args.dim)
     moe_hidden = [f"--model.init_args.backbone.ffn_hidden={hidden // 2}"] if recipe == "lm-hybrid-moe" else []
     cmd = [
-        sys.executable, "-m", "litlab.shared.cli", "fit",
-        "--config", str(ROOT / "configs/trainer/cpu.yaml"),
-        "--config", str(ROOT / f"configs/attention/{recipe}.yaml"),
-        f"--model.init_args.backbone.dim={args.dim}", f"--model.init_args.backbone.head_dim={args.dim // 4}",
-        *moe_hidden, f"--trainer.max_steps={args.steps}", f"--trainer.val_check_interval={args.val_every}",
-        f"--trainer.limit_val_batches={args.val_batches}", "--trainer.enable_progress_bar=false",
-        "--trainer.log_every_n_steps=10", f"--trainer.default_root_dir={root}", f"--seed_everything={args.seed}",
+        sys.executable,
+        "-m",
+        "litlab.shared.cli",
+        "fit",
+        "--config",
+        str(ROOT / "configs/trainer/cpu.yaml"),
+        "--config",
+        str(ROOT / f"configs/attention/{recipe}.yaml"),
+        f"--model.init_args.backbone.dim={args.dim}",
+        f"--model.init_args.backbone.head_dim={args.dim // 4}",
+        *moe_hidden,
+        f"--trainer.max_steps={args.steps}",
+        f"--trainer.val_check_interval={args.val_every}",
+        f"--trainer.limit_val_batches={args.val_batches}",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.log_every_n_steps=10",
+        f"--trainer.default_root_dir={root}",
+        f"--seed_everything={args.seed}",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     print(" ".join(cmd[2:]), flush=True)

@@ -43,14 +43,25 @@ def fla_retnet():
 def hf_llama():
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=6,
-                      num_key_value_heads=6, vocab_size=32000, max_position_embeddings=TOKENS)
+    cfg = LlamaConfig(
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=6,
+        num_key_value_heads=6,
+        vocab_size=32000,
+        max_position_embeddings=TOKENS,
+    )
     model = LlamaForCausalLM._from_config(cfg, attn_implementation="sdpa")
     return model, lambda ids: model(input_ids=ids[:, :-1], labels=ids[:, :-1]).loss
 
 
-MODELS = {"litlab-lightning": lambda: litlab_model("L"), "fla-retnet": fla_retnet,
-          "hf-llama-sdpa": hf_llama, "litlab-softmax": lambda: litlab_model("S")}
+MODELS = {
+    "litlab-lightning": lambda: litlab_model("L"),
+    "fla-retnet": fla_retnet,
+    "hf-llama-sdpa": hf_llama,
+    "litlab-softmax": lambda: litlab_model("S"),
+}
 
 
 def measure(loss_fn, model, seq_len: int, warmup: int, steps: int) -> tuple[float, float]:
