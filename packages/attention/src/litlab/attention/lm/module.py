@@ -64,15 +64,15 @@ class LanguageModel(L.LightningModule):
         peak_tflops: float | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(backbone, dict):  # from a checkpoint's hyper-parameters
-            backbone = BackboneConfig(**backbone)
-        self.config = backbone if backbone is not None else BackboneConfig()
+        if not isinstance(backbone, BackboneConfig):  # None, or a dict from a checkpoint / the CLI
+            backbone = BackboneConfig(**dict(backbone or {}))
+        self.config = backbone
         if lr <= 0 or warmup_steps < 0 or not 0 <= min_lr_ratio <= 1:
             raise ValueError(
                 f"need lr > 0, warmup_steps >= 0, 0 <= min_lr_ratio <= 1; got {lr}, {warmup_steps}, {min_lr_ratio}"
             )
-        self.save_hyperparameters(ignore=["backbone"])
-        self.hparams["backbone"] = asdict(self.config)
+        backbone = asdict(self.config)  # saved as a plain dict (hparams.yaml, checkpoints)
+        self.save_hyperparameters()
         self.model: CausalLM | None = None
         self.val_ppl = Perplexity()
         self._step_start: float | None = None
