@@ -24,11 +24,16 @@ def _tiny_arrays(n: int = 40, obs_dim: int = 3, act_dim: int = 2, seed: int = 0)
 
 
 @pytest.fixture(scope="session")
-def hopper_dataset(tmp_path_factory):
-    """A small real Hopper-v5 dataset (uniform random policy), saved with litlab's storage."""
+def hopper_generated(tmp_path_factory):
+    """A small real Hopper-v5 dataset (uniform random policy) saved with litlab's storage: (path, arrays)."""
     arrays, returns = collect_transitions("Hopper-v5", random_policy(_box(), 0), 400, num_envs=4, seed=0)
     meta = OfflineMetadata("Hopper-v5", "random", float(np.mean(returns)), float(np.mean(returns)) + 100.0)
-    return save_offline_dataset(tmp_path_factory.mktemp("rl") / "hopper-random-v5", arrays, meta)
+    return save_offline_dataset(tmp_path_factory.mktemp("rl") / "hopper-random-v5", arrays, meta), arrays
+
+
+@pytest.fixture(scope="session")
+def hopper_dataset(hopper_generated):
+    return hopper_generated[0]
 
 
 def _box():

@@ -21,11 +21,15 @@ def test_save_reload_is_exact(tmp_path, tiny_arrays):
         assert loaded[key].dtype == value.dtype and np.array_equal(loaded[key], value), key
 
 
-def test_generated_hopper_dataset_roundtrip(hopper_dataset):
-    loaded, meta = load_offline_dataset(hopper_dataset)
+def test_generated_hopper_dataset_roundtrip(hopper_generated):
+    path, arrays = hopper_generated
+    loaded, meta = load_offline_dataset(path)
     assert loaded["observations"].shape == (400, 11) and loaded["actions"].shape == (400, 3)
     assert meta.env_id == "Hopper-v5" and meta.normalized_score(meta.expert_return) == pytest.approx(100.0)
     assert loaded["terminals"].any()  # a random Hopper falls
+    for key, value in arrays.items():  # the reload is exact, float32 included
+        assert np.array_equal(loaded[key], value.astype(loaded[key].dtype)), key
+    assert np.abs(loaded["actions"]).max() <= 1.0
 
 
 def test_collect_marks_timeouts_and_keeps_final_observation():
