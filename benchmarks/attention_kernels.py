@@ -155,7 +155,8 @@ def bench_decode(b=256, d=128):
             rep=200,
         )
     gb = 8 * b * H * d * d / 1e9
-    lines = [f"| decode B={b} H={H} D=E={d} | {name} | {ms:.3f} ms | {gb / ms * 1e3:.0f} GB/s |" for name, ms in out.items()]
+    row = "| decode B={b} H={H} D=E={d} | {name} | {ms:.3f} ms | {bw:.0f} GB/s |"
+    lines = [row.format(b=b, H=H, d=d, name=name, ms=ms, bw=gb / ms * 1e3) for name, ms in out.items()]
     return "| decode | provider | median | state GB/s |\n|---|---|---|---|\n" + "\n".join(lines)
 
 
