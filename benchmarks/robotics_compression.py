@@ -80,16 +80,22 @@ def main():
             m = measure(train, test, scale, vocab)
             sens.append(f"| {label} | {scale:g} | {vocab} | {m['mean']:.1f} ({m['p99']:.0f}) | {m['mae']:.4f} |")
             print(sens[-1], flush=True)
-    uni = ["", "| Dataset | per-dataset FAST (vocab 1024) | universal FAST+ (vocab 2048), padded to 32 dims "
-           "| universal, unpadded | universal MAE |", "|---|---:|---:|---:|---:|"]
+    uni = [
+        "",
+        "| Dataset | per-dataset FAST (vocab 1024) | universal FAST+ (vocab 2048), padded to 32 dims "
+        "| universal, unpadded | universal MAE |",
+        "|---|---:|---:|---:|---:|",
+    ]
     universal = FASTTokenizer(scale=10, vocab_size=2048).fit_universal([tr for _, _, (tr, _) in sources.values()])
-    for name, (d, hz, (train, test)) in sources.items():
+    for name, (d, _hz, (_train, test)) in sources.items():
         h = test.shape[1]
         padded = universal.encode(test, pad_to=32)
         plain = universal.encode(test)
         rec = universal.decode(padded, horizon=h, action_dim=d, pad_to=32).numpy()
-        uni.append(f"| {name} | {table[name][2]['mean']:.1f} | {np.mean([len(i) for i in padded]):.1f} | "
-                   f"{np.mean([len(i) for i in plain]):.1f} | {np.abs(rec - test).mean():.4f} |")
+        uni.append(
+            f"| {name} | {table[name][2]['mean']:.1f} | {np.mean([len(i) for i in padded]):.1f} | "
+            f"{np.mean([len(i) for i in plain]):.1f} | {np.abs(rec - test).mean():.4f} |"
+        )
         print(uni[-1], flush=True)
     header = (
         f"One-second chunks, held-out test chunks, {datetime.date.today()}, CPU, torch {torch.__version__}. "

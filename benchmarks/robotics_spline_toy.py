@@ -94,6 +94,8 @@ def report(out: Path, plot: str | None):
                 ax.plot(*zip(*pts), style, label="naive binning" if tok == "binning" else "FAST")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(ts, [str(t) for t in ts])
+        ax.minorticks_off()
         ax.set_xlabel("samples per chunk T")
         ax.set_ylabel("prediction MSE (greedy)")
         ax.legend()
