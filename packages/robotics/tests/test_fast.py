@@ -6,7 +6,7 @@ import scipy.fft
 import torch
 from tokenizers import Tokenizer
 
-from litlab.robotics.tokenizers import FASTTokenizer
+from litlab.robotics.tokenizers import FASTTokenizer, _bpe_kernel
 
 
 def test_fit_range_and_flatten_order(fitted, chunks_50x7):
@@ -27,6 +27,10 @@ def test_hand_written_3x2_symbols():
     assert torch.equal(tok.decode(tok.encode(a[:1])), tok.decode([tok.encode(a[:1])[0]]))
 
 
+needs_numba = pytest.mark.skipif(not _bpe_kernel.HAVE_NUMBA, reason="compiled BPE backend needs numba")
+
+
+@needs_numba
 def test_numba_encoder_equals_tokenizers(fitted, chunks_50x7):
     held = chunks_50x7[500:]
     sym = fitted.symbols(held)
@@ -36,6 +40,7 @@ def test_numba_encoder_equals_tokenizers(fitted, chunks_50x7):
     assert len_n.mean() < 0.5 * 350  # BPE compresses smooth chunks
 
 
+@needs_numba
 def test_numba_encoder_equals_tokenizers_on_runs_and_noise(rng):
     # long runs ("aaaa": leftmost-first overlapping merges) and random symbols
     train = np.concatenate([np.zeros((30, 40, 1)), rng.uniform(-1, 1, (30, 40, 1)) * 0.3])
