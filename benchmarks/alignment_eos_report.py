@@ -24,7 +24,9 @@ FINAL = [
     ("gen_ood_sampled/eos_rate", "OOD EOS (T 0.8)"),
     ("gen_ood/repetition_rate", "OOD rep"),
     ("gen_ood/length", "OOD len"),
+    ("min_ood_eos", "OOD EOS, min over run"),
     ("rej_eos", "rej. EOS logp"),
+    ("min_rej_eos", "rej. EOS logp, min over run"),
     ("train/logps_chosen", "chosen logp"),
 ]
 
@@ -47,7 +49,12 @@ def final_values(rows: list[dict]) -> dict[str, float]:
     out = {}
     gen = [r for r in rows if "gen_ood/eos_rate" in r]
     for key, _ in FINAL:
-        if key == "rej_eos":
+        if key == "min_ood_eos":
+            out[key] = min(r["gen_ood/eos_rate"] for r in gen) if gen else float("nan")
+        elif key == "min_rej_eos":
+            _, vals = series(rows, "train/eos_logp_rejected")
+            out[key] = min(vals) if vals else float("nan")
+        elif key == "rej_eos":
             _, vals = series(rows, "train/eos_logp_rejected")
             out[key] = statistics.fmean(vals[-5:]) if vals else float("nan")
         elif key.startswith("train/"):

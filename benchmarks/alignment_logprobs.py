@@ -49,12 +49,8 @@ def make_runners(objective_name: str, liger_ok: bool, pairs: int):
     objective = SimPO(beta=2.0, gamma=0.5, nll_chosen_weight=1.0) if objective_name == "simpo" else SMPO()
     runners = {
         "plain": lambda h, w, y, b: objective(plain_logps(h, w, y), b)[0],
-        "litlab (eager tiles)": lambda h, w, y, b: objective(chunked_token_logps(h, w, y, compile=False), b)[
-            0
-        ],
-        "litlab (compiled tiles)": lambda h, w, y, b: objective(
-            chunked_token_logps(h, w, y, compile=True), b
-        )[0],
+        "litlab (eager tiles)": lambda h, w, y, b: objective(chunked_token_logps(h, w, y, compile=False), b)[0],
+        "litlab (compiled tiles)": lambda h, w, y, b: objective(chunked_token_logps(h, w, y, compile=True), b)[0],
         "litlab (compiled, 32768x16384)": lambda h, w, y, b: objective(
             chunked_token_logps(h, w, y, compile=True, token_chunk=32768, vocab_chunk=16384), b
         )[0],
@@ -126,9 +122,7 @@ def main() -> None:
     if len(grads) == 2:
         (ph, pw), (ch, cw) = grads["plain"], grads["litlab (compiled tiles)"]
         rel = lambda a, b: ((a - b).norm() / b.norm()).item()
-        results.append(
-            dict(check="grad rel. error litlab vs plain", d_hidden=rel(ch, ph), d_weight=rel(cw, pw))
-        )
+        results.append(dict(check="grad rel. error litlab vs plain", d_hidden=rel(ch, ph), d_weight=rel(cw, pw)))
         print(json.dumps(results[-1]))
     meta = dict(
         gpu=torch.cuda.get_device_name(), torch=torch.__version__, triton=_version("triton"),
