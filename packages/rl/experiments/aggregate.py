@@ -29,7 +29,8 @@ NAME = re.compile(r"(?P<method>[a-z]+)(_(?P<tag>K\d+|alpha[\d.e-]+))?_(?P<task>[
 def load(experiment: str, root: Path | None = None) -> dict[tuple[str, str], dict[int, list[dict]]]:
     """{(variant, task): {seed: eval rows}} for every finished run."""
     out: dict = defaultdict(dict)
-    for path in sorted((root or ROOT / "runs" / f"rl-{experiment}").glob("*/version_0/eval.csv")):
+    # the newest finished version of each run (an interrupted attempt leaves an earlier version without eval.csv)
+    for path in sorted((root or ROOT / "runs" / f"rl-{experiment}").glob("*/version_*/eval.csv")):
         m = NAME.fullmatch(path.parents[1].name)
         if m is None:
             continue

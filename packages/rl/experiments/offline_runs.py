@@ -79,6 +79,12 @@ def execute(run: dict, args: argparse.Namespace, out: Path) -> str:
     name = run_name(run)
     if (out / name / "version_0" / "eval.csv").is_file():
         return f"skip {name}"
+    if args.claim:  # several workers on one sweep: the first to create the claim file runs it
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(out / f"{name}.claim", os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return f"claimed elsewhere {name}"
     t0 = time.time()
     try:
         litlab(command(run, args, out, name))
@@ -103,6 +109,7 @@ def main() -> None:
     p.add_argument("--alphas", type=float, nargs="+", default=[0.3, 1.0, 3.0, 10.0])
     p.add_argument("--shard", type=int, default=0, help="run only runs i, i + n, i + 2n, ... (see --num-shards)")
     p.add_argument("--num-shards", type=int, default=1)
+    p.add_argument("--claim", action="store_true", help="skip runs another worker has claimed (<out>/<run>.claim)")
     p.add_argument("--print", action="store_true", help="print the litlab commands instead of running them")
     p.add_argument("--out", default=None, help="output folder (default runs/rl-<experiment>)")
     args = p.parse_args()
