@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.litlab-installed
 PYPROJECTS := pyproject.toml shared/pyproject.toml $(wildcard packages/*/pyproject.toml)
-MEMBERS := -e shared -e packages/attention -e packages/alignment -e packages/rl -e packages/robotics
+MEMBERS := -e shared -e packages/attention -e 'packages/alignment[lora]' -e 'packages/rl[generate]' -e packages/robotics
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 DEMO_RECIPE := configs/attention/lm-lightning.yaml
 
