@@ -177,3 +177,12 @@ def test_attention_backbone_is_injected_into_another_module(tmp_path: Path) -> N
     rebuilt = Backbone(dim=8, num_layers=2, num_heads=2, head_dim=4, pattern="LS")
     own = {k.removeprefix("backbone."): v for k, v in state["state_dict"].items() if k.startswith("backbone.")}
     rebuilt.load_state_dict(own)  # the checkpoint holds exactly an attention Backbone's parameters
+
+
+def test_data_derived_size_without_its_data_module_is_one_clear_error(tmp_path: Path, cli_env: dict) -> None:
+    """The LM takes its vocabulary size from the DataModule's tokenizer: no `data` section, one clear line."""
+    config = {"model": {"class_path": "LanguageModel"}, "trainer": dict(BASE["trainer"], max_steps=1)}
+    result = run_cli(["fit", "--config", write(tmp_path / "lm.yaml", config)], tmp_path, cli_env)
+    assert result.returncode == 1
+    assert "litlab: error: ValueError: LanguageModel.vocab_size is None" in result.stderr
+    assert "Traceback" not in result.stderr
