@@ -186,25 +186,6 @@ def header():
     )
 
 
-def sweep(t=1024, d=128):
-    """Time litlab with each launch option (num_warps) and keep the fastest f+b for the table."""
-    from litlab.attention.ops import chunk_triton
-
-    s = slopes(H, kind="alibi").cuda()
-    best = None
-    for warps in (4, 8):
-        for kind in chunk_triton.LAUNCH:
-            chunk_triton.LAUNCH[kind]["num_warps"] = warps
-        fn, xs = make_providers(TOKENS // t, t, d, s, True, ("litlab",))["litlab"]
-        fwd, fb, _ = time_provider(fn, xs)
-        print(f"# sweep T={t} D={d} num_warps={warps}: fwd {fwd:.3f} ms, f+b {fb:.3f} ms", flush=True)
-        if best is None or fb < best[1]:
-            best = (warps, fb)
-    for kind in chunk_triton.LAUNCH:
-        chunk_triton.LAUNCH[kind]["num_warps"] = best[0]
-    return f"litlab launch: num_warps={best[0]} (fastest f+b of 4, 8 at T={t})"
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results", help="folder for attention_kernels.md / .json")
@@ -212,12 +193,14 @@ def main():
     ap.add_argument("--extra", default="64:1024,64:65536,256:1024,256:65536", help="D:T pairs")
     ap.add_argument("--long", type=int, default=262144, help="T of the B=1 long run (0: skip)")
     ap.add_argument("--providers", default="litlab,fla,lightning-attn,sdpa", help="comma-separated subset")
-    ap.add_argument("--sweep", action="store_true", help="pick litlab's num_warps by a short sweep first")
     args = ap.parse_args()
     only = tuple(args.providers.split(","))
     os.makedirs(args.out, exist_ok=True)
     print(header())
-    note = sweep() if args.sweep else ""
+    from litlab.attention.ops.triton_config import CONFIG
+
+    note = f"litlab launch configuration: {CONFIG}"
+    print(note)
     print(HEAD)
     rows = []
     for t in filter(None, args.ts.split(",")):

@@ -7,7 +7,7 @@ same cases run compiled on CUDA. Every buffer a kernel must fill starts as NaN (
 import pytest
 import torch
 
-from litlab.attention.ops import chunk_triton, lightning_attn
+from litlab.attention.ops import chunk_triton, lightning_attn, triton_config
 from litlab.attention.ops.recurrent import step_torch
 from litlab.attention.ops.recurrent_triton import step_triton
 from litlab.attention.ops.testing import compare, make_inputs, run
@@ -60,6 +60,22 @@ CASES = [  # (T, D, E, decay, initial state, chunk, segment)
 def test_triton_fp32_matches_naive(t, d, e, decay, state, chunk, seg):
     inp = make_inputs(2, t, 2, d, e, torch.float32, DEV, decay=decay, state=state, seed=t)
     check(inp, torch.float32, op=tri(chunk, seg))
+
+
+@pytest.mark.parametrize("t,d,e,decay,state,chunk,seg", [CASES[1], CASES[3]])
+def test_triton_fused_dkdv_and_other_tiles_match_naive(monkeypatch, t, d, e, decay, state, chunk, seg):
+    """One reverse sweep for dk and dv (dkv_kernel) and narrower state tiles (several K/E tiles)."""
+    for key, val in (("fuse_dkdv", True), ("fwd", {"elems": 256}), ("dq", {"elems": 256})):
+        monkeypatch.setitem(triton_config.CONFIG, key, val)
+    inp = make_inputs(2, t, 2, d, e, torch.float32, DEV, decay=decay, state=state, seed=t + 1)
+    check(inp, torch.float32, op=tri(chunk, seg))
+
+
+def test_triton_separate_forward_and_backward_chunks(monkeypatch):
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_chunk", 16)
+    monkeypatch.setitem(triton_config.CONFIG, "bwd_chunk", 32)
+    inp = make_inputs(1, 75, 2, 16, 16, torch.float32, DEV, decay=[0.3, 2.0], state=True, seed=12)
+    check(inp, torch.float32, op=tri(None, 32))
 
 
 def test_triton_fp16_matches_naive():

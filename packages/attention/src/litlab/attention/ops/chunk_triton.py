@@ -8,8 +8,9 @@ from __future__ import annotations
 import torch
 import triton
 
-from litlab.attention.ops import triton_bwd, triton_fwd, triton_seg
+from litlab.attention.ops import triton_bwd, triton_bwd_fused, triton_fwd, triton_seg
 from litlab.attention.ops.triton_common import pad
+from litlab.attention.ops.triton_config import CONFIG, launch, tile
 from litlab.attention.ops.triton_plan import Plan, make_plan
 
 POISON = False  # tests set this: every buffer a kernel must write starts as NaN
@@ -21,15 +22,7 @@ def _empty(*shape, dtype, device) -> torch.Tensor:
     return torch.empty(*shape, dtype=dtype, device=device)
 
 
-# Launch options per kernel (the benchmark's --sweep overrides them). Under the interpreter they are unused.
-LAUNCH = {"fwd": {"num_warps": 4}, "seg": {"num_warps": 4}, "bwd": {"num_warps": 4}}
-
-
-def _launch(kind: str) -> dict:
-    return dict(LAUNCH[kind])
-
-
-def _common(plan: Plan, cu, h, kd, ed, has_decay):
+def _common(plan: Plan, cu, h, kd, ed, has_decay, chunk):
     items = plan.items if plan.items is not None else cu  # any pointer when unused
     return dict(
         items=items,
@@ -38,7 +31,7 @@ def _common(plan: Plan, cu, h, kd, ed, has_decay):
         H=h,
         KD=kd,
         ED=ed,
-        C=plan.chunk,
+        C=chunk,
         SEG=plan.seg,
         G=plan.g,
         VARLEN=plan.items is not None,
@@ -50,16 +43,16 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
     b, t, h, kd = q.shape
     ed = v.shape[-1]
     kp, ep = pad(kd), pad(ed)
-    be = min(ep, max(16, 8192 // kp))
+    be = tile("fwd", ep, kp)
     ne = triton.cdiv(ed, be)
     ieee = q.dtype == torch.float32
-    com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None)
+    com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None, plan.fwd_chunk)
     dec = decay if decay is not None else q
     L = None
     if plan.use_seg:
         L = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
         triton_seg.seg_state_kernel[(ne * h * plan.num_items,)](
-            k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **_launch("seg")
+            k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **launch("seg")
         )
     o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
@@ -81,7 +74,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
         STORE_ST=store_st,
         IEEE=ieee,
         **com,
-        **_launch("fwd"),
+        **launch("fwd"),
     )
     return o, st, L
 
@@ -90,82 +83,112 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
     b, t, h, kd = q.shape
     ed = v.shape[-1]
     kp, ep = pad(kd), pad(ed)
-    bk = min(kp, max(16, 8192 // ep))
-    be = min(ep, max(16, 8192 // kp))
-    nk, ne = triton.cdiv(kd, bk), triton.cdiv(ed, be)
     ieee = q.dtype == torch.float32
-    com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None)
+    com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None, plan.bwd_chunk)
     dec = decay if decay is not None else q
     dummy = q
     M = None
     if plan.use_seg:
+        be = tile("dv", ep, kp)
         M = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
-        triton_seg.seg_grad_kernel[(ne * h * plan.num_items,)](
-            q, do, dec, M, scale=scale, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **_launch("seg")
+        triton_seg.seg_grad_kernel[(triton.cdiv(ed, be) * h * plan.num_items,)](
+            q, do, dec, M, scale=scale, BK=kp, BE=be, NE=triton.cdiv(ed, be), IEEE=ieee, **com, **launch("seg")
         )
     dq, dk, dv = (_empty(*x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v))
     ds0 = _empty(*s0.shape, dtype=s0.dtype, device=s0.device) if s0_grad else None
-    n_k = nk * h * plan.num_items
-    dsq = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
-    dsk = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
-    seg_args = dict(USE_SEG=plan.use_seg, IEEE=ieee, **com, **_launch("bwd"))
-    triton_bwd.dq_kernel[(n_k,)](
+    bk_q = tile("dq", kp, ep)
+    n_q = triton.cdiv(kd, bk_q) * h * plan.num_items
+    dsq = _empty(n_q if decay_grad else 1, dtype=torch.float32, device=q.device)
+    opt = lambda x: x if x is not None else dummy  # noqa: E731
+    triton_bwd.dq_kernel[(n_q,)](
         q,
         k,
         v,
         do,
         dq,
         dec,
-        s0 if s0 is not None else dummy,
-        L if L is not None else dummy,
+        opt(s0),
+        opt(L),
         dsq,
         scale=scale,
-        BK=bk,
+        BK=bk_q,
         BE=ep,
-        NK=nk,
+        NK=triton.cdiv(kd, bk_q),
         HAS_S0=s0 is not None,
         DECAY_GRAD=decay_grad,
-        **seg_args,
+        USE_SEG=plan.use_seg,
+        IEEE=ieee,
+        **com,
+        **launch("dq"),
     )
-    triton_bwd.dk_kernel[(n_k,)](
-        q,
-        k,
-        v,
-        do,
-        dk,
-        dec,
-        dst if dst is not None else dummy,
-        M if M is not None else dummy,
-        ds0 if ds0 is not None else dummy,
-        dsk,
-        scale=scale,
-        BK=bk,
-        BE=ep,
-        NK=nk,
-        HAS_DST=dst is not None,
-        STORE_DS0=s0_grad,
-        DECAY_GRAD=decay_grad,
-        **seg_args,
-    )
-    triton_bwd.dv_kernel[(ne * h * plan.num_items,)](
-        q,
-        k,
-        do,
-        dv,
-        dec,
-        dst if dst is not None else dummy,
-        M if M is not None else dummy,
-        scale=scale,
-        BK=kp,
-        BE=be,
-        NE=ne,
-        HAS_DST=dst is not None,
-        **seg_args,
-    )
+    rev = dict(HAS_DST=dst is not None, USE_SEG=plan.use_seg, IEEE=ieee, **com)
+    if CONFIG["fuse_dkdv"]:
+        n_k = h * plan.num_items
+        dsk = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
+        triton_bwd_fused.dkv_kernel[(n_k,)](
+            q,
+            k,
+            v,
+            do,
+            dk,
+            dv,
+            dec,
+            opt(dst),
+            opt(M),
+            opt(ds0),
+            dsk,
+            scale=scale,
+            BK=kp,
+            BE=ep,
+            STORE_DS0=s0_grad,
+            DECAY_GRAD=decay_grad,
+            **rev,
+            **launch("dkv"),
+        )
+    else:
+        bk = tile("dk", kp, ep)
+        n_k = triton.cdiv(kd, bk) * h * plan.num_items
+        dsk = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
+        triton_bwd.dk_kernel[(n_k,)](
+            q,
+            k,
+            v,
+            do,
+            dk,
+            dec,
+            opt(dst),
+            opt(M),
+            opt(ds0),
+            dsk,
+            scale=scale,
+            BK=bk,
+            BE=ep,
+            NK=triton.cdiv(kd, bk),
+            STORE_DS0=s0_grad,
+            DECAY_GRAD=decay_grad,
+            **rev,
+            **launch("dk"),
+        )
+        be = tile("dv", ep, kp)
+        triton_bwd.dv_kernel[(triton.cdiv(ed, be) * h * plan.num_items,)](
+            q,
+            k,
+            do,
+            dv,
+            dec,
+            opt(dst),
+            opt(M),
+            scale=scale,
+            BK=kp,
+            BE=be,
+            NE=triton.cdiv(ed, be),
+            **rev,
+            **launch("dv"),
+        )
     ddecay = None
     if decay_grad:
-        part = (dsq.view(plan.num_items, h, nk).double() - dsk.view(plan.num_items, h, nk).double()).sum((0, 2))
-        ddecay = -part
+        ddecay = -dsq.view(plan.num_items, h, -1).double().sum((0, 2))
+        ddecay = ddecay + dsk.view(plan.num_items, h, -1).double().sum((0, 2))
         if dst is not None:
             lens = torch.full((plan.n_seq,), t, device=q.device) if cu is None else cu[1:] - cu[:-1]
             ddecay = ddecay - ((dst.double() * st.double()).sum((2, 3)) * lens[:, None]).sum(0)
@@ -232,10 +255,11 @@ def triton_lightning_attn(
     initial_state,
     cu_seqlens,
     output_final_state,
-    chunk_size: int = 64,
+    chunk_size: int | None = None,
     segment_len: int | None = None,
 ):
-    """Triton path of ``lightning_attn`` (arguments already checked). Returns (o, final state fp32)."""
+    """Triton path of ``lightning_attn`` (arguments already checked). Returns (o, final state fp32).
+    ``chunk_size`` None uses the chunks of ``triton_config.CONFIG``; a value applies to every kernel."""
     kd, ed = q.shape[-1], v.shape[-1]
     args = (decay, scale)
     opts = (cu_seqlens, chunk_size, segment_len)
@@ -258,9 +282,10 @@ def _triton_single(q, k, v, decay, scale, initial_state, cu_seqlens, chunk_size,
     """One launch set for head dims <= MAX_DIM."""
     b, t, h, kd = q.shape
     kp, ep = pad(kd), pad(v.shape[-1])
-    tiles = triton.cdiv(v.shape[-1], min(ep, max(16, 8192 // kp)))
+    tiles = triton.cdiv(v.shape[-1], tile("fwd", ep, kp))
     cu = None if cu_seqlens is None else cu_seqlens.to(torch.int64).contiguous()
-    plan = make_plan(b, t, h, tiles, cu, chunk_size, segment_len, q.device)
+    chunks = (chunk_size, chunk_size) if chunk_size else (CONFIG["fwd_chunk"], CONFIG["bwd_chunk"])
+    plan = make_plan(b, t, h, tiles, cu, chunks, segment_len, q.device)
     dec = None if decay is None else decay.to(torch.float32).contiguous()
     s0 = None if initial_state is None else initial_state.contiguous()
     return LightningAttnFunction.apply(q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 import triton
 
+from litlab.attention.ops.triton_config import CONFIG
+
 
 @dataclass
 class Plan:
@@ -16,8 +18,9 @@ class Plan:
 
     n_seq: int
     t: int  # tokens per sequence (uniform batch) or total packed tokens (varlen)
-    chunk: int
-    seg: int
+    fwd_chunk: int  # chunk C of the forward kernels
+    bwd_chunk: int  # chunk C of the backward kernels
+    seg: int  # a multiple of both chunks
     g: int  # segments per sequence (uniform batch); 0 with cu_seqlens
     items: torch.Tensor | None  # int32 [num_items, 2] = (sequence, segment) with cu_seqlens
     num_items: int
@@ -32,12 +35,15 @@ def _sm_count(index: int) -> int:
 def _target_programs(device: torch.device) -> int:
     if device.type != "cuda":
         return 1
-    return 4 * _sm_count(device.index if device.index is not None else torch.cuda.current_device())
+    sms = _sm_count(device.index if device.index is not None else torch.cuda.current_device())
+    return CONFIG["programs_per_sm"] * sms
 
 
-def make_plan(b, t, h, tiles, cu_seqlens, chunk, seg, device) -> Plan:
-    """Cut sequences into segments of ``seg`` tokens (a multiple of ``chunk``). seg=None picks the longest
-    segment for which items * H * tiles still fills the GPU (one segment per sequence when B*H is large)."""
+def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
+    """Cut sequences into segments of ``seg`` tokens (a multiple of both chunks, powers of two). seg=None
+    picks the longest segment for which items * H * tiles still fills the GPU (one segment per sequence when
+    B*H is large)."""
+    chunk = max(chunks)
     lens = None if cu_seqlens is None else (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
     n_seq = b if lens is None else len(lens)
     if seg is None:
@@ -51,7 +57,7 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunk, seg, device) -> Plan:
         raise ValueError(f"segment_len: got {seg}, expected a positive multiple of chunk_size {chunk}")
     if lens is None:
         g = triton.cdiv(t, seg)
-        return Plan(n_seq, t, chunk, seg, g, None, b * g, g > 1)
+        return Plan(n_seq, t, *chunks, seg, g, None, b * g, g > 1)
     pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, triton.cdiv(ln, seg)))]
     items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
-    return Plan(n_seq, t, chunk, seg, 0, items, len(pairs), len(pairs) > n_seq)
+    return Plan(n_seq, t, *chunks, seg, 0, items, len(pairs), len(pairs) > n_seq)

@@ -1,0 +1,47 @@
+"""Launch configuration of the Lightning Attention-2 Triton kernels (arXiv 2401.04658): chunk sizes, tile
+widths, warps and pipeline stages per kernel, and how many programs per SM the segment plan aims for.
+
+The defaults were picked by ``benchmarks/attention_sweep.py`` on one H200 (bf16, H = 16, D = E = 128,
+T = 1k and 16k; numbers in KERNELS.md). ``CONFIG`` is a plain dict so the sweep can change it in place;
+under the interpreter only the chunk sizes and tile widths matter.
+"""
+
+from __future__ import annotations
+
+import copy
+
+CONFIG: dict = {
+    # chunk C of the forward kernels (fwd, seg_state) and of the backward kernels (dq, dk, dv, dkv, seg_grad)
+    "fwd_chunk": 64,
+    "bwd_chunk": 64,
+    # the segment plan aims for programs_per_sm x SMs programs (items x heads x tiles of the forward)
+    "programs_per_sm": 4,
+    # "elems": most elements of a program's fp32 state tile; it sets the E tile (fwd, dv) or K tile (dq, dk)
+    # as elems // (the other, full head dim), a power of two in [16, padded dim]; the rest are launch options
+    "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 3},
+    "seg": {"num_warps": 4, "num_stages": 3},
+    "dq": {"elems": 8192, "num_warps": 4, "num_stages": 3},
+    "dk": {"elems": 8192, "num_warps": 4, "num_stages": 3},
+    "dv": {"elems": 8192, "num_warps": 4, "num_stages": 3},
+    # fuse_dkdv: one reverse sweep with the whole [K, E] state gradient computes dk and dv (dkv_kernel)
+    "fuse_dkdv": False,
+    "dkv": {"num_warps": 8, "num_stages": 2},
+}
+
+DEFAULT = copy.deepcopy(CONFIG)
+
+
+def launch(kind: str) -> dict:
+    """num_warps / num_stages of one kernel kind."""
+    return {k: v for k, v in CONFIG[kind].items() if k in ("num_warps", "num_stages")}
+
+
+def tile(kind: str, padded: int, other: int) -> int:
+    """Width of the tiled head dim (padded size ``padded``) when the other dim (``other``) is kept whole."""
+    return min(padded, max(16, CONFIG[kind]["elems"] // other))
+
+
+def reset() -> None:
+    """Restore the defaults (after a sweep changed CONFIG)."""
+    CONFIG.clear()
+    CONFIG.update(copy.deepcopy(DEFAULT))
