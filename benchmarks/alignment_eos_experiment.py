@@ -25,18 +25,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ARMS = ("dpo", "simpo", "smpo", "smpo-modified")
-# ablations: arm -> (recipe, extra overrides)
+# ablations: arm -> (recipe, objective init_args that override it). They go through a YAML file: jsonargparse
+# rejects `--...=null` on the command line for these optional floats.
+_NO_TRANSFORMS = dict(eos_rejected_coef=1.0, lower_clip_percentile=None, min_log_prob=None)
 ABLATIONS = {
-    "dpo-nll": ("dpo", ["--model.init_args.objective.init_args.nll_chosen_weight=1.0"]),
-    "smpo-published": (
-        "smpo-modified",
-        [  # what the v2 code optimised: modified defaults + hinge, no transforms
-            "--model.init_args.objective.init_args.loss_type=hinge",
-            "--model.init_args.objective.init_args.eos_rejected_coef=1.0",
-            "--model.init_args.objective.init_args.lower_clip_percentile=null",
-            "--model.init_args.objective.init_args.min_log_prob=null",
-        ],
-    ),
+    "dpo-nll": ("dpo", dict(nll_chosen_weight=1.0)),
+    # what the v2 code optimised: modified defaults + hinge, no transforms
+    "smpo-published": ("smpo-modified", dict(loss_type="hinge", **_NO_TRANSFORMS)),
+    # SMPO modified with its transforms disabled one at a time, all at once, and without the SFT term
+    "smpo-mod-noflip": ("smpo-modified", dict(eos_rejected_coef=1.0)),
+    "smpo-mod-noclip": ("smpo-modified", dict(lower_clip_percentile=None)),
+    "smpo-mod-nofloor": ("smpo-modified", dict(min_log_prob=None)),
+    "smpo-mod-none": ("smpo-modified", _NO_TRANSFORMS),
+    "smpo-mod-nosft": ("smpo-modified", dict(sft_weight=0.0)),
+    "smpo-mod-nosft-none": ("smpo-modified", dict(sft_weight=0.0, **_NO_TRANSFORMS)),
 }
 CONDITIONS = {"stress": 0.0, "mixed": 0.5}
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +48,12 @@ def run_arm(args, arm: str, seed: int) -> int:
     name = f"{args.condition}-{arm}-lr{args.lr:g}-s{seed}"
     if list((Path(args.root) / name).glob("version_*/checkpoints/last.ckpt")):
         return 0  # finished earlier
-    recipe, extra = ABLATIONS.get(arm, (arm, []))
+    recipe, overrides = ABLATIONS.get(arm, (arm, {}))
+    extra = []
+    if overrides:
+        path = Path(args.root) / f"{name}.objective.yaml"
+        path.write_text(json.dumps({"model": {"init_args": {"objective": {"init_args": overrides}}}}))
+        extra = ["--config", str(path)]  # JSON is YAML
     cmd = [
         sys.executable, "-m", "litlab.shared.cli", "fit",
         "--config", "configs/trainer/cpu.yaml", "--config", f"configs/alignment/{recipe}.yaml", *extra,

@@ -43,6 +43,17 @@ def test_smpo_modified_sft_terms_use_raw_logps():
     assert info["logps_rejected"].item() == pytest.approx((-2.0 - 1.3) / 2)  # raw, for logging
 
 
+def test_smpo_sft_weight_scales_only_the_sft_term():
+    kw = dict(beta=2.0, margin=2.0, chosen_sft_ratio=0.75, eos_rejected_coef=1.0, lower_clip_percentile=None,
+              min_log_prob=None)  # fmt: skip
+    loss0, _ = SMPO(sft_weight=0.0, **kw)(LP, BATCH)
+    loss_half, _ = SMPO(sft_weight=0.5, **kw)(LP, BATCH)
+    assert loss0.item() == pytest.approx((0.36 + 4.0) / 2, abs=1e-12)
+    assert loss_half.item() == pytest.approx((0.36 + 4.0) / 2 + 0.5 * (0.75 * 0.3 + 0.25 * 1.65), abs=1e-12)
+    with pytest.raises(ValueError, match="sft_weight"):
+        SMPO(sft_weight=-1.0)
+
+
 def test_modified_as_published_equals_original_math_with_new_hinge():
     published = SMPO(loss_type="hinge", eos_rejected_coef=1.0, lower_clip_percentile=None, min_log_prob=None)
     loss, _ = published(LP, BATCH)

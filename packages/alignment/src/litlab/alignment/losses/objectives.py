@@ -80,6 +80,7 @@ class SMPO(PreferenceObjective):
         min_log_prob: float | None = -2.3,
         margin_schedule: bool = False,
         margin_start: float = 0.01,
+        sft_weight: float = 1.0,
     ) -> None:
         """
         Args:
@@ -95,8 +96,13 @@ class SMPO(PreferenceObjective):
             min_log_prob: floor on rejected token log-probs (None: off).
             margin_schedule: ramp the margin linearly from margin_start to margin over training.
             margin_start: the margin at step 0 when margin_schedule is on.
+            sft_weight: factor on the whole SFT term (1: SMPO as published; 0: preference term only, an
+                ablation).
         """
         check_choice("loss_type", loss_type, SMPO_LOSS_TYPES)
+        if not sft_weight >= 0.0:
+            raise ValueError(f"sft_weight must be >= 0, got {sft_weight!r}")
+        self.sft_weight = float(sft_weight)
         if not 0.0 <= chosen_sft_ratio <= 1.0:
             raise ValueError(f"chosen_sft_ratio must be in [0, 1], got {chosen_sft_ratio!r}")
         self.beta, self.margin, self.loss_type, self.delta = beta, margin, loss_type, delta
@@ -123,7 +129,7 @@ class SMPO(PreferenceObjective):
             scores[c_idx], scores[r_idx], beta=self.beta, margin=m, loss_type=self.loss_type, delta=self.delta
         )
         lam = self.chosen_sft_ratio
-        loss = pref.mean() + lam * nll_c + (1.0 - lam) * nll_r
+        loss = pref.mean() + self.sft_weight * (lam * nll_c + (1.0 - lam) * nll_r)
         n_rej = (mask & rej[:, None]).sum().clamp_min(1)
         n_cho = (mask & ~rej[:, None]).sum().clamp_min(1)
         info = dict(
