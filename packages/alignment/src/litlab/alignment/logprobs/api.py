@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
 from .chunked import ChunkedLogProbFunction
+from .fused import FusedLinearTokenLoss, LossFn, _check_plan
 from .head import HeadTransform
 
 
@@ -29,6 +32,15 @@ def _check(hidden: Tensor, weight: Tensor, targets: Tensor, bias: Tensor | None,
     for name, value in (("token_chunk", token_chunk), ("vocab_chunk", vocab_chunk)):
         if int(value) < 1:
             raise ValueError(f"{name} must be >= 1, got {value!r}")
+
+
+def _labels(targets: Tensor, vocab: int, ignore_index: int) -> tuple[Tensor, Tensor]:
+    valid = targets != ignore_index
+    y = targets[valid].long()
+    if y.numel() and bool(((y < 0) | (y >= vocab)).any()):
+        bad = y[(y < 0) | (y >= vocab)][:5].tolist()
+        raise ValueError(f"targets must be in [0, V={vocab}) or {ignore_index}, got e.g. {bad}")
+    return valid, y
 
 
 def chunked_token_logps(
@@ -56,11 +68,7 @@ def chunked_token_logps(
         compile: fuse the tile elementwise work with torch.compile (default: on CUDA only).
     """
     _check(hidden, weight, targets, bias, token_chunk, vocab_chunk)
-    valid = targets != ignore_index
-    y = targets[valid].long()
-    if y.numel() and bool(((y < 0) | (y >= weight.shape[0])).any()):
-        bad = y[(y < 0) | (y >= weight.shape[0])][:5].tolist()
-        raise ValueError(f"targets must be in [0, V={weight.shape[0]}) or {ignore_index}, got e.g. {bad}")
+    valid, y = _labels(targets, weight.shape[0], ignore_index)
     transform = HeadTransform() if transform is None else transform
     use_compile = hidden.is_cuda if compile is None else bool(compile)
     acc = torch.float64 if hidden.dtype == torch.float64 else torch.float32
@@ -71,3 +79,62 @@ def chunked_token_logps(
         hidden[valid], weight, bias, y, transform, int(token_chunk), int(vocab_chunk), use_compile
     )
     return out.masked_scatter(valid, picked)
+
+
+def fused_token_loss(
+    hidden: Tensor,
+    weight: Tensor,
+    targets: Tensor,
+    loss_fn: LossFn,
+    bias: Tensor | None = None,
+    transform: HeadTransform | None = None,
+    *,
+    groups: Sequence[Sequence[int]] | None = None,
+    shared: Sequence[int] = (),
+    ignore_index: int = -100,
+    token_chunk: int = 4096,
+    cache_gib: float = 4.0,
+    compile: bool | None = None,
+) -> tuple[Tensor, dict]:
+    """(loss, info) = loss_fn(label log-probs [R, T]) with the LM head fused in (three head GEMMs per token).
+
+    Args:
+        hidden, weight, targets, bias, transform, ignore_index: as in `chunked_token_logps`.
+        loss_fn: maps label log-probs [R, T] (0 off-label, fp32 or float64) to (scalar loss, info dict) or a
+            scalar loss; evaluated once per group becoming final (unknown rows read 0 then) and once on all.
+        groups: a partition of the rows 0..R-1 such that the gradient of a row depends only on the log-probs
+            of its group and of `shared` (preference pairs; `PreferenceObjective.gradient_groups`). None: one
+            group (always valid). A wrong declaration raises a RuntimeError, never a wrong gradient.
+        shared: rows every gradient depends on (SMPO's pooled quantile: the rejected rows); computed first.
+        token_chunk: tokens per chunk; each chunk's logits [token_chunk, V] exist at once in the input dtype.
+        cache_gib: budget for chunks waiting for their group; chunks beyond it are recomputed (4th GEMM).
+        compile: fuse the elementwise chunk work with torch.compile (default: on CUDA only).
+    """
+    _check(hidden, weight, targets, bias, token_chunk, 1)
+    if not cache_gib >= 0:
+        raise ValueError(f"cache_gib must be >= 0, got {cache_gib!r}")
+    valid, y = _labels(targets, weight.shape[0], ignore_index)
+    groups, shared = _check_plan(targets.shape[0], groups, shared)
+    counts = valid.sum(1).tolist()
+    offsets = [sum(counts[:r]) for r in range(len(counts))]
+    acc = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+
+    def scatter(lp: Tensor) -> Tensor:
+        return torch.zeros(targets.shape, dtype=acc, device=hidden.device).masked_scatter(valid, lp)
+
+    def as_pair(out) -> tuple[Tensor, dict]:
+        return (out, {}) if isinstance(out, Tensor) else (out[0], dict(out[1]))
+
+    if y.numel() == 0:
+        loss, info = as_pair(loss_fn(scatter(hidden.new_zeros(0, dtype=acc))))
+        return loss + 0.0 * (hidden.sum() + weight.sum()), info
+    cfg = dict(
+        token_chunk=int(token_chunk), cache_gib=float(cache_gib), transform=transform or HeadTransform(),
+        compile=hidden.is_cuda if compile is None else bool(compile),
+    )  # fmt: skip
+    info: dict = {}
+    plan = (groups, shared, offsets, counts)
+    loss = FusedLinearTokenLoss.apply(
+        hidden[valid], weight, bias, y, lambda lp: as_pair(loss_fn(lp)), scatter, plan, cfg, info
+    )
+    return loss, info

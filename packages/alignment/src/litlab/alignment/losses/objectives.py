@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor
 
 from ._checks import as_fp32, check_choice
@@ -59,6 +60,12 @@ class PreferenceObjective:
 
     def pair_losses(self, logps, batch, ref_logps, c_idx, r_idx, nll_c, nll_r, progress):
         raise NotImplementedError
+
+    def gradient_groups(self, batch: Mapping[str, Tensor]) -> tuple[list[list[int]], list[int]]:
+        """(groups, shared) for `fused_token_loss`: each row's gradient depends only on its pair's log-probs
+        (pooled NLL terms are linear: their gradient does not depend on the values) and on the shared rows."""
+        c_idx, r_idx = pair_rows(batch["is_rejected"], batch["pair_index"])
+        return [[c, r] for c, r in zip(c_idx.tolist(), r_idx.tolist())], []
 
 
 class SMPO(PreferenceObjective):
@@ -114,6 +121,15 @@ class SMPO(PreferenceObjective):
             min_log_prob=min_log_prob,
         )
         self.margin_schedule, self.margin_start = margin_schedule, margin_start
+
+    def gradient_groups(self, batch: Mapping[str, Tensor]) -> tuple[list[list[int]], list[int]]:
+        """Pairs; the pooled clipping quantiles make the rejected (lower) / chosen (upper) rows shared."""
+        groups, _ = super().gradient_groups(batch)
+        rej = batch["is_rejected"]
+        shared = rej.clone() if self.transform["lower_clip_percentile"] is not None else torch.zeros_like(rej)
+        if self.transform["upper_clip_percentile"] is not None:
+            shared |= ~rej
+        return groups, shared.nonzero().flatten().tolist()
 
     def current_margin(self, progress: float) -> float:
         if not self.margin_schedule:

@@ -1,0 +1,141 @@
+"""The fused head + loss path equals objective(log_softmax(H W^T).gather) in float64, value and gradients."""
+
+import pytest
+import torch
+
+from litlab.alignment.logprobs import HeadTransform, fused, fused_token_loss, naive_token_logps
+from litlab.alignment.losses import DPO, ORPO, SMPO, SimPO
+
+B, T, D, V = 3, 9, 5, 13
+
+
+def setup(seed=0, bias=True):
+    g = torch.Generator().manual_seed(seed)
+    r = 2 * B
+    h = torch.randn(r, T, D, generator=g, dtype=torch.float64).requires_grad_()
+    w = torch.randn(V, D, generator=g, dtype=torch.float64).requires_grad_()
+    b = torch.randn(V, generator=g, dtype=torch.float64).requires_grad_() if bias else None
+    y = torch.randint(0, V, (r, T), generator=g)
+    y[:, :3] = -100  # prompts
+    y[1, -2:] = -100  # padding, so rows have different lengths
+    cm = y != -100
+    eos = torch.zeros_like(cm)
+    eos[torch.arange(r), 2 + cm.sum(1)] = True  # the last label of each row
+    # rows interleaved on purpose: pairs are matched by pair_index, never by position
+    batch = dict(completion_mask=cm, eos_mask=eos, is_rejected=torch.tensor([0, 1, 0, 1, 1, 0], dtype=torch.bool),
+                 pair_index=torch.tensor([0, 0, 1, 2, 1, 2]))  # fmt: skip
+    return h, w, b, y, batch
+
+
+OBJECTIVES = {
+    "smpo-modified": SMPO(lower_clip_percentile=0.3, min_log_prob=-3.0),  # clipping and flooring really act
+    "smpo-upper": SMPO(lower_clip_percentile=0.3, upper_clip_percentile=0.7),
+    "smpo-original": SMPO(eos_rejected_coef=1.0, lower_clip_percentile=None, min_log_prob=None),
+    "simpo-nll": SimPO(nll_chosen_weight=1.0),
+    "orpo": ORPO(),
+    "dpo": DPO(beta=0.5),
+}
+TRANSFORM = HeadTransform(logit_scale=0.7, softcap=3.0, temperature=1.3)
+
+
+def reference(objective, h, w, b, y, batch, transform, ref_logps):
+    loss, info = objective(naive_token_logps(h, w, y, b, transform), batch, ref_logps)
+    return loss, info, torch.autograd.grad(loss, [p for p in (h, w, b) if p is not None])
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+@pytest.mark.parametrize("token_chunk,cache_gib", [(4, 0.0), (7, 1.0), (1, 1e-7), (100, 0.0)])
+def test_fused_equals_plain(name, token_chunk, cache_gib):
+    h, w, b, y, batch = setup()
+    objective = OBJECTIVES[name]
+    ref_logps = torch.randn(y.shape, dtype=torch.float64) if objective.needs_reference else None
+    loss_ref, info_ref, grads_ref = reference(objective, h, w, b, y, batch, TRANSFORM, ref_logps)
+    groups, shared = objective.gradient_groups(batch)
+    loss, info = fused_token_loss(
+        h, w, y, lambda lp: objective(lp, batch, ref_logps), b, TRANSFORM,
+        groups=groups, shared=shared, token_chunk=token_chunk, cache_gib=cache_gib,
+    )  # fmt: skip
+    torch.testing.assert_close(loss, loss_ref.detach(), rtol=1e-12, atol=1e-12)
+    for key, value in info_ref.items():  # the logs come from the evaluation on all log-probs
+        torch.testing.assert_close(info[key], value.detach(), rtol=1e-12, atol=1e-12, equal_nan=True)
+    grads = torch.autograd.grad(2.5 * loss, [h, w, b])
+    for got, exp in zip(grads, grads_ref):
+        torch.testing.assert_close(got, 2.5 * exp, rtol=1e-10, atol=1e-12)
+
+
+def test_smpo_transforms_act_in_this_setup():
+    """Guards the test above: the clipped / floored tokens exist, so the shared quantile matters."""
+    h, w, b, y, batch = setup()
+    _, info = OBJECTIVES["smpo-modified"](naive_token_logps(h, w, y, b, TRANSFORM), batch)
+    assert info["frac_clipped_low"] > 0 and info["frac_floored"] > 0
+
+
+def test_without_bias_and_transform():
+    h, w, _, y, batch = setup(seed=3, bias=False)
+    objective = SMPO()
+    loss_ref, _, grads_ref = reference(objective, h, w, None, y, batch, None, None)
+    groups, shared = objective.gradient_groups(batch)
+    loss, _ = fused_token_loss(h, w, y, lambda lp: objective(lp, batch), groups=groups, shared=shared, token_chunk=5)
+    torch.testing.assert_close(loss, loss_ref.detach(), rtol=1e-12, atol=1e-12)
+    for got, exp in zip(torch.autograd.grad(loss, [h, w]), grads_ref):
+        torch.testing.assert_close(got, exp, rtol=1e-10, atol=1e-12)
+
+
+def test_smpo_groups_share_the_pooled_rows():
+    _, _, _, _, batch = setup()
+    assert SMPO().gradient_groups(batch) == ([[0, 1], [2, 4], [5, 3]], [1, 3, 4])
+    assert SMPO(lower_clip_percentile=None).gradient_groups(batch)[1] == []
+    assert SMPO(upper_clip_percentile=0.9).gradient_groups(batch)[1] == list(range(6))
+    assert SimPO().gradient_groups(batch) == ([[0, 1], [2, 4], [5, 3]], [])
+
+
+def test_wrong_groups_raise_instead_of_a_wrong_gradient():
+    h, w, b, y, _ = setup()
+    coupled = lambda lp: lp.sum() ** 2  # noqa: E731  every row's gradient depends on every row
+    with pytest.raises(RuntimeError, match="not separable"):
+        fused_token_loss(h, w, y, coupled, b, groups=[[r] for r in range(2 * B)], token_chunk=4)
+    loss, _ = fused_token_loss(h, w, y, coupled, b, token_chunk=4)  # groups=None is always valid
+    torch.testing.assert_close(loss, naive_token_logps(h, w, y, b).sum().detach() ** 2, rtol=1e-12, atol=0)
+
+
+def count_head_gemms(monkeypatch):
+    calls = []
+    original = fused._logits
+    monkeypatch.setattr(fused, "_logits", lambda h, w: calls.append(h.shape[0]) or original(h, w))
+    return calls
+
+
+def test_cached_chunks_are_not_recomputed(monkeypatch):
+    h, w, b, y, batch = setup()
+    objective = SMPO(lower_clip_percentile=0.3)
+    groups, shared = objective.gradient_groups(batch)
+    run = lambda cache: fused_token_loss(  # noqa: E731
+        h, w, y, lambda lp: objective(lp, batch), b, groups=groups, shared=shared, token_chunk=1, cache_gib=cache
+    )
+    n_tokens = int((y != -100).sum())
+    calls = count_head_gemms(monkeypatch)
+    run(1.0)
+    assert sum(calls) == n_tokens  # every logit computed once: z, dH, dW only
+    calls.clear()
+    run(0.0)  # no budget: every one-token chunk that waits (for its pair or the pooled rows) is recomputed;
+    # only the last token of each chosen row (computed last in its pair, after all rejected rows) is not
+    assert sum(calls) == 2 * n_tokens - B
+
+
+def test_no_labels_and_bad_arguments():
+    h, w, b, y, _ = setup()
+    none = torch.full_like(y, -100)
+    loss, _ = fused_token_loss(h, w, none, lambda lp: lp.sum() + 1.0)
+    assert loss.item() == 1.0
+    assert torch.autograd.grad(loss, h)[0].abs().sum() == 0
+    simple = lambda lp: lp.sum()  # noqa: E731
+    with pytest.raises(ValueError, match="cache_gib"):
+        fused_token_loss(h, w, y, simple, cache_gib=-1.0)
+    with pytest.raises(ValueError, match="partition"):
+        fused_token_loss(h, w, y, simple, groups=[[0, 1], [1, 2, 3, 4, 5]])
+    with pytest.raises(ValueError, match="shared"):
+        fused_token_loss(h, w, y, simple, shared=[7])
+    with pytest.raises(ValueError, match="scalar"):
+        fused_token_loss(h, w, y, lambda lp: lp)
+    with pytest.raises(ValueError, match="targets"):
+        fused_token_loss(h, w, y + V, simple)
