@@ -1,8 +1,10 @@
 """Memory and time of per-token log-probs + preference loss, forward + backward, on one GPU.
 
 Side by side in one run: the plain path (full bf16 logits, fp32 log_softmax, gather), Liger-Kernel's
-LigerFusedLinearSimPOLoss (fused head + loss, chunked per pair), and litlab's chunked log-probs
-(`litlab.alignment.logprobs.chunked_token_logps`) feeding the same pure objectives.
+LigerFusedLinearSimPOLoss (fused head + loss, chunked per pair), litlab's fused head + loss
+(`litlab.alignment.logprobs.fused_token_loss`: gradients formed in the forward, 3 head GEMMs per token) and
+litlab's chunked log-probs (`chunked_token_logps`: logits recomputed in backward, 4 GEMMs), all feeding the
+same pure objectives. Gradients of every method are compared with the plain path's (relative L2 error).
 Losses: SimPO (beta 2, gamma 0.5) + chosen NLL (weight 1), and SMPO modified (defaults: flip, p_lo 0.02,
 floor -2.3, lambda 0.8). Peak memory is max_memory_allocated above what is allocated before the call
 (the inputs); time is the median over repetitions of one forward+backward (CUDA events).
@@ -20,7 +22,7 @@ import traceback
 
 import torch
 
-from litlab.alignment.logprobs import chunked_token_logps
+from litlab.alignment.logprobs import chunked_token_logps, fused_token_loss
 from litlab.alignment.losses import SMPO, SimPO
 
 
@@ -45,16 +47,21 @@ def plain_logps(hidden, weight, targets):
     return logits.float().log_softmax(-1).gather(-1, targets[..., None])[..., 0]
 
 
-def make_runners(objective_name: str, liger_ok: bool, pairs: int):
+def fused(objective, token_chunk: int = 4096, cache_gib: float = 4.0):
+    def run(h, w, y, b):
+        groups, shared = objective.gradient_groups(b)
+        loss_fn = lambda lp: objective(lp, b)  # noqa: E731
+        return fused_token_loss(
+            h, w, y, loss_fn, groups=groups, shared=shared, token_chunk=token_chunk, cache_gib=cache_gib
+        )[0]
+
+    return run
+
+
+def make_runners(objective_name: str, liger_ok: bool):
+    """Methods in run order; the plain path goes first: every other method's gradients are compared to it."""
     objective = SimPO(beta=2.0, gamma=0.5, nll_chosen_weight=1.0) if objective_name == "simpo" else SMPO()
-    runners = {
-        "plain": lambda h, w, y, b: objective(plain_logps(h, w, y), b)[0],
-        "litlab (eager tiles)": lambda h, w, y, b: objective(chunked_token_logps(h, w, y, compile=False), b)[0],
-        "litlab (compiled tiles)": lambda h, w, y, b: objective(chunked_token_logps(h, w, y, compile=True), b)[0],
-        "litlab (compiled, 32768x16384)": lambda h, w, y, b: objective(
-            chunked_token_logps(h, w, y, compile=True, token_chunk=32768, vocab_chunk=16384), b
-        )[0],
-    }
+    runners = {"plain": lambda h, w, y, b: objective(plain_logps(h, w, y), b)[0]}
     if objective_name == "simpo" and liger_ok:
         from liger_kernel.chunked_loss import LigerFusedLinearSimPOLoss
 
@@ -65,7 +72,16 @@ def make_runners(objective_name: str, liger_ok: bool, pairs: int):
             return out[0] if isinstance(out, tuple) else out
 
         runners["Liger 0.8.5 LigerFusedLinearSimPOLoss"] = run_liger
-    return runners
+    runners.update({
+        "litlab fused_token_loss (4096 tokens, cache 4 GiB: the default)": fused(objective),
+        "litlab fused_token_loss (8192 tokens, cache 5 GiB)": fused(objective, 8192, 5.0),
+    })  # fmt: skip
+    late = {  # measured last: the previous litlab path (4 head GEMMs per token)
+        "litlab chunked_token_logps (compiled tiles 8192 x 32768)": lambda h, w, y, b: objective(
+            chunked_token_logps(h, w, y, compile=True), b
+        )[0],
+    }
+    return runners, late
 
 
 def measure(fn, hidden, weight, targets, batch, warmup: int, reps: int):
@@ -105,31 +121,39 @@ def main() -> None:
     except ImportError:
         liger_ok = False
     h, w, y, batch = make_inputs(args.pairs, args.seq, args.hidden, args.vocab)
-    results, grads = [], {}
+    results, reference, jobs, late_jobs = [], {}, [], []
     for name in ("simpo", "smpo_modified"):
-        for method, fn in make_runners(name, liger_ok, args.pairs).items():
-            try:
-                loss, ms, gib = measure(fn, h, w, y, batch, args.warmup, args.reps)
-                if name == "simpo" and method.startswith(("plain", "litlab (compiled tiles)")):
-                    grads[method] = (h.grad.float().cpu(), w.grad.float().cpu())
-                row = dict(loss=name, method=method, value=loss, median_ms=ms, peak_gib=gib)
-            except Exception as exc:  # a failed variant is reported, the others still run
-                traceback.print_exc()
-                row = dict(loss=name, method=method, error=f"{type(exc).__name__}: {exc}"[:300])
-            torch.cuda.empty_cache()
-            results.append(row)
-            print(json.dumps(row), flush=True)
-    if len(grads) == 2:
-        (ph, pw), (ch, cw) = grads["plain"], grads["litlab (compiled tiles)"]
-        rel = lambda a, b: ((a - b).norm() / b.norm()).item()
-        results.append(dict(check="grad rel. error litlab vs plain", d_hidden=rel(ch, ph), d_weight=rel(cw, pw)))
-        print(json.dumps(results[-1]))
-    meta = dict(
+        runners, late = make_runners(name, liger_ok)
+        jobs += [(name, method, fn) for method, fn in runners.items()]
+        late_jobs += [(name, method, fn) for method, fn in late.items()]
+    for name, method, fn in jobs + late_jobs:
+        try:
+            loss, ms, gib = measure(fn, h, w, y, batch, args.warmup, args.reps)
+            row = dict(loss=name, method=method, value=loss, median_ms=ms, peak_gib=gib)
+            if name not in reference:
+                reference[name] = (h.grad.clone(), w.grad.clone())
+            else:
+                ref_h, ref_w = reference[name]
+                row.update(rel_err_d_hidden=_rel(h.grad, ref_h), rel_err_d_weight=_rel(w.grad, ref_w))
+        except Exception as exc:  # a failed variant is reported, the others still run
+            traceback.print_exc()
+            row = dict(loss=name, method=method, error=f"{type(exc).__name__}: {exc}"[:300])
+        torch.cuda.empty_cache()
+        results.append(row)
+        print(json.dumps(row), flush=True)
+        with open(args.out, "w") as f:  # after every method: a timeout keeps what finished
+            json.dump(dict(meta=_meta(args), results=results), f, indent=1)
+
+
+def _rel(a, b) -> float:
+    return ((a.float() - b.float()).norm() / b.float().norm()).item()
+
+
+def _meta(args) -> dict:
+    return dict(
         gpu=torch.cuda.get_device_name(), torch=torch.__version__, triton=_version("triton"),
         liger=_version("liger_kernel"), shape=vars(args), python=sys.version.split()[0],
     )  # fmt: skip
-    with open(args.out, "w") as f:
-        json.dump(dict(meta=meta, results=results), f, indent=1)
 
 
 def _version(mod: str) -> str:
