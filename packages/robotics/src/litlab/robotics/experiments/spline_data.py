@@ -10,6 +10,8 @@ spline through them sampled at T equispaced times in [0, 1] (clipped to [-1, 1])
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
@@ -74,14 +76,16 @@ class ActionCodec:
     def batch(self, curves: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forcing inputs ``[B, L+1]`` (BOS + tokens, PAD-padded) and targets (tokens, -100 pad)."""
         seqs = self.encode(curves)
-        width = max(map(len, seqs))
+        lens = torch.tensor([len(s) for s in seqs])
+        width = int(lens.max())
+        flat = torch.as_tensor(np.fromiter(chain.from_iterable(seqs), np.int64, int(lens.sum())))
+        mask = torch.arange(width) < lens[:, None]  # row-major True positions = the tokens in order
         inp = torch.full((len(seqs), width + 1), self.pad, dtype=torch.long)
-        tgt = torch.full((len(seqs), width + 1), -100, dtype=torch.long)
+        tgt = torch.full((len(seqs), width), -100, dtype=torch.long)
         inp[:, 0] = self.bos
-        for i, s in enumerate(seqs):
-            inp[i, 1 : len(s) + 1] = torch.tensor(s)
-            tgt[i, : len(s)] = torch.tensor(s)
-        return inp[:, :-1], tgt[:, :-1]
+        inp[:, 1:][mask] = flat
+        tgt[mask] = flat
+        return inp[:, :-1], tgt
 
     def allowed(self) -> torch.Tensor:
         """Mask ``[vocab]`` of ids the generator may emit."""

@@ -109,21 +109,19 @@ class SplineToy(L.LightningModule):
         self.val_points, self.val_curves = spline_toy_batch(n_val, horizon, seed + 1)
         self.codec = ActionCodec(tokenizer, horizon, self.train_curves)
         self.model = SplineToyModel(self.codec.vocab_size, dim, num_layers)
+        # the training pool, tokenized once: points [N, 4, 2], teacher-forcing inputs/targets [N, L_max]
+        # (PAD / -100 after a shorter sequence's end change nothing: attention is causal)
+        self._pool = (torch.as_tensor(self.train_points, dtype=torch.float32), *self.codec.batch(self.train_curves))
 
-    def _batch(self, idx, points, curves):
-        idx = np.asarray(idx.cpu() if torch.is_tensor(idx) else idx)
-        inp, tgt = self.codec.batch(curves[idx])
-        return (
-            torch.as_tensor(points[idx], dtype=torch.float32, device=self.device),
-            inp.to(self.device),
-            tgt.to(self.device),
-        )
+    def on_fit_start(self):
+        self._pool = tuple(t.to(self.device) for t in self._pool)  # index on the device, no host sync
 
     def training_step(self, idx, _):
-        points, inp, tgt = self._batch(idx, self.train_points, self.train_curves)
+        points, inp, tgt = (t[idx.to(t.device)] for t in self._pool)
         logits = self.model(points, inp)
         loss = nn.functional.cross_entropy(logits.flatten(0, 1), tgt.flatten())
-        acc = (logits.argmax(-1) == tgt)[tgt >= 0].float().mean()
+        mask = tgt >= 0
+        acc = ((logits.argmax(-1) == tgt) & mask).sum() / mask.sum()
         self.log_dict({"train/loss": loss, "train/token_acc": acc}, prog_bar=True)
         return loss
 
