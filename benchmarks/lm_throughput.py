@@ -3,12 +3,16 @@
 Side by side in one process on one GPU, 65,536 tokens per step (B = 65536 / T), bf16 autocast, fused
 AdamW, median of the timed steps after warm-up; no Lightning in the timed loop:
 - litlab lightning LM: CausalLM, pattern "L", hidden 768, 12 layers, 6 heads x 128, SwiGLU 3072, tied
-  vocab 32k, the `LanguageModel.loss` (fp32 cross-entropy) -- the exact training step of the recipe;
+  vocab 32k, the `LanguageModel.loss` (fused chunked head + CE) -- the training step of the recipe;
+  `-eager` without torch.compile, plain with `LanguageModel.use_compile()` (compiled blocks and CE chunk);
 - litlab softmax LM: the same with pattern "S" (RoPE + SDPA/FlashAttention);
 - fla `RetNetForCausalLM` (flash-linear-attention 0.6.0: constant per-head decay, fused norm/SwiGLU/CE);
 - HF `LlamaForCausalLM` with SDPA.
 
-    python benchmarks/lm_throughput.py --out results/    # prints a markdown table, writes lm_throughput.json
+    python benchmarks/lm_throughput.py --out results/ --profile 4096
+        # appends one JSON line per (model, T) to results/lm_throughput.jsonl, profiles of the litlab
+        # models at T = 4096 to results/lm_profile.md, and prints a markdown table
+    python benchmarks/lm_throughput.py --report results/lm_throughput.jsonl    # the table only
 """
 
 from __future__ import annotations
@@ -22,17 +26,20 @@ import time
 import torch
 
 TOKENS = 65536
+LITLAB = {"litlab-lightning": "L", "litlab-lightning-eager": "L", "litlab-softmax": "S", "litlab-softmax-eager": "S"}
 
 
-def litlab_model(pattern: str):
+def litlab_model(name: str):
     from litlab.attention import BackboneConfig, LanguageModel
 
-    cfg = BackboneConfig(dim=768, num_layers=12, num_heads=6, head_dim=128, pattern=pattern, ffn_hidden=3072)
+    cfg = BackboneConfig(dim=768, num_layers=12, num_heads=6, head_dim=128, pattern=LITLAB[name], ffn_hidden=3072)
     module = LanguageModel(cfg, vocab_size=32000)
+    if not name.endswith("-eager"):
+        module.use_compile()
     return module, lambda ids: module.loss(ids)[0]
 
 
-def fla_retnet():
+def fla_retnet(name: str):
     from fla.models import RetNetConfig, RetNetForCausalLM
 
     cfg = RetNetConfig(hidden_size=768, num_hidden_layers=12, num_heads=6, vocab_size=32000)
@@ -40,7 +47,7 @@ def fla_retnet():
     return model, lambda ids: model(input_ids=ids[:, :-1], labels=ids[:, :-1]).loss
 
 
-def hf_llama():
+def hf_llama(name: str):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     cfg = LlamaConfig(
@@ -56,70 +63,101 @@ def hf_llama():
     return model, lambda ids: model(input_ids=ids[:, :-1], labels=ids[:, :-1]).loss
 
 
-MODELS = {
-    "litlab-lightning": lambda: litlab_model("L"),
-    "fla-retnet": fla_retnet,
-    "hf-llama-sdpa": hf_llama,
-    "litlab-softmax": lambda: litlab_model("S"),
-}
+MODELS = {**{name: litlab_model for name in LITLAB}, "fla-retnet": fla_retnet, "hf-llama-sdpa": hf_llama}
 
 
-def measure(loss_fn, model, seq_len: int, warmup: int, steps: int) -> tuple[float, float]:
-    """(median tokens/s, peak GiB) of full training steps at context seq_len."""
+def make_step(model, loss_fn, seq_len: int):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     ids = torch.randint(0, 32000, (TOKENS // seq_len, seq_len + 1), device="cuda")
-    torch.cuda.reset_peak_memory_stats()
-    times = []
-    for i in range(warmup + steps):
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
+
+    def step() -> None:
         with torch.autocast("cuda", dtype=torch.bfloat16):
             loss = loss_fn(ids)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+
+    return step
+
+
+def measure(step, warmup: int, steps: int) -> tuple[float, float, float]:
+    """(median tokens/s, first warm-up step s, peak GiB) of full training steps."""
+    torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(warmup + steps):
         torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    del opt
-    return TOKENS / statistics.median(times), torch.cuda.max_memory_allocated() / 2**30
+        t0 = time.perf_counter()
+        step()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return TOKENS / statistics.median(times[warmup:]), times[0], torch.cuda.max_memory_allocated() / 2**30
+
+
+def run_model(name: str, args) -> None:
+    torch.manual_seed(0)
+    model, loss_fn = MODELS[name](name)
+    model = model.cuda()
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    for t in args.lengths:
+        step = make_step(model, loss_fn, t)
+        try:
+            tok_s, first_s, gib = measure(step, args.warmup, args.steps)
+        except torch.OutOfMemoryError:
+            tok_s, first_s, gib = float("nan"), float("nan"), float("nan")
+        row = {"model": name, "params_M": params, "T": t, "tokens_per_s": tok_s, "peak_GiB": gib, "first_s": first_s}
+        print(json.dumps(row), flush=True)
+        with open(os.path.join(args.out, "lm_throughput.jsonl"), "a") as f:
+            f.write(json.dumps(row) + "\n")
+        if name.startswith("litlab") and t == args.profile:
+            from lm_profile import format_profile, profile_steps
+
+            text = format_profile(f"{name} ({params:.0f}M), T = {t}", profile_steps(step))
+            print(text, flush=True)
+            with open(os.path.join(args.out, "lm_profile.md"), "a") as f:
+                f.write(text + "\n\n")
+        del step
+        torch.cuda.empty_cache()
+    del model, loss_fn
+    torch.cuda.empty_cache()
+
+
+def report(path: str) -> str:
+    rows = [json.loads(line) for line in open(path)]
+    lengths = sorted({r["T"] for r in rows})
+    lines = ["| model | " + " | ".join(f"T = {t // 1024}K" for t in lengths) + " |", "|---|" + "---:|" * len(lengths)]
+    for name in dict.fromkeys(r["model"] for r in rows):
+        by_t = {r["T"]: r for r in rows if r["model"] == name}
+        cells = [
+            f"{by_t[t]['tokens_per_s'] / 1e3:.1f}k ({by_t[t]['peak_GiB']:.0f})" if t in by_t else "-" for t in lengths
+        ]
+        params = next(iter(by_t.values()))["params_M"]
+        lines.append(f"| {name} ({params:.0f}M) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
-    p.add_argument("--models", nargs="+", default=list(MODELS))
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--profile", type=int, default=4096, help="profile litlab models at this T (0: never)")
     p.add_argument("--out", default=".")
+    p.add_argument("--report", help="print the table of an existing lm_throughput.jsonl and exit")
     args = p.parse_args()
-    results = {}
-    for name in args.models:
-        torch.manual_seed(0)
-        model, loss_fn = MODELS[name]()
-        model = model.cuda()
-        params = sum(p.numel() for p in model.parameters()) / 1e6
-        results[name] = {"params_M": params}
-        for t in args.lengths:
-            try:
-                tok_s, gib = measure(loss_fn, model, t, args.warmup, args.steps)
-            except torch.OutOfMemoryError:
-                tok_s, gib = float("nan"), float("nan")
-            results[name][t] = (tok_s, gib)
-            print(f"{name} ({params:.0f}M) T={t}: {tok_s / 1e3:.1f}k tokens/s, peak {gib:.1f} GiB", flush=True)
-            torch.cuda.empty_cache()
-        del model, loss_fn
-        torch.cuda.empty_cache()
-    head = "| model | " + " | ".join(f"T = {t // 1024}K" for t in args.lengths) + " |"
-    lines = [head, "|---|" + "---:|" * len(args.lengths)]
-    for name, r in results.items():
-        cells = [f"{r[t][0] / 1e3:.1f}k ({r[t][1]:.0f})" for t in args.lengths]
-        lines.append(f"| {name} ({r['params_M']:.0f}M) | " + " | ".join(cells) + " |")
-    print("\n".join(lines))
-    info = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "results": results}
+    if args.report:
+        print(report(args.report))
+        return
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "lm_throughput.json"), "w") as f:
-        json.dump(info, f, indent=1)
+    print(f"GPU {torch.cuda.get_device_name()}, torch {torch.__version__}", flush=True)
+    for name in args.models:
+        t0 = time.perf_counter()
+        try:
+            run_model(name, args)
+        except Exception as e:  # one model's failure (a missing package, a compile error) must not end the run
+            print(f"{name}: FAILED {type(e).__name__}: {e}", flush=True)
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    print(report(os.path.join(args.out, "lm_throughput.jsonl")))
 
 
 if __name__ == "__main__":

@@ -57,3 +57,37 @@ def test_language_model_bf16_training_step_on_gpu():
         opt.zero_grad()
         losses.append(loss.item())
     assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0] - 1.0
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_fused_cross_entropy_matches_plain_head_on_gpu(compiled):
+    from litlab.attention.lm.cross_entropy import linear_cross_entropy
+
+    torch.manual_seed(0)
+    h = torch.randn(3000, 256, device="cuda", requires_grad=True)
+    w = (0.05 * torch.randn(5000, 256, device="cuda")).requires_grad_()
+    y = torch.randint(0, 5000, (3000,), device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        ref = torch.nn.functional.cross_entropy(torch.nn.functional.linear(h, w).float(), y)
+        out = linear_cross_entropy(h, w, y, chunk_size=1024, compiled=compiled)
+    gh, gw = torch.autograd.grad(ref, (h, w))
+    dh, dw = torch.autograd.grad(out, (h, w))
+    assert abs(out.item() - ref.item()) < 1e-3 * ref.item()
+    assert (dh - gh).norm() / gh.norm() < 1e-2 and (dw - gw).norm() / gw.norm() < 1e-2
+
+
+def test_compiled_language_model_matches_eager_on_gpu():
+    torch.manual_seed(0)
+    cfg = BackboneConfig(dim=128, num_layers=3, num_heads=2, head_dim=64, pattern="LLS")
+    eager = LanguageModel(cfg, vocab_size=300).cuda()
+    compiled = LanguageModel(cfg, vocab_size=300).cuda()
+    compiled.load_state_dict(eager.state_dict())
+    compiled.use_compile()
+    batch = torch.randint(0, 300, (4, 257), device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        ref, out = eager.loss(batch)[0], compiled.loss(batch)[0]
+    ref.backward()
+    out.backward()
+    assert abs(out.item() - ref.item()) < 1e-2 * ref.item()
+    for p, q in zip(eager.parameters(), compiled.parameters(), strict=True):
+        assert (p.grad - q.grad).norm() <= 5e-2 * p.grad.norm() + 1e-6

@@ -9,6 +9,11 @@ The linear attention itself is Lightning Attention-2 (arXiv 2401.04658, Eq. 2 an
 per-head decay slopes s_{h,l} (spec section 4: "minimax" by default, "alibi", "tnl_paper", or "none").
 The bare op is NOT a drop-in replacement for softmax attention: the norm and the gate after it are
 what make it train (OpenNLPLab/lightning-attention#25), so this layer always has both.
+
+Speed (same math): W_qkv and W_gate are applied as ONE matmul of the concatenated weights (they read the
+same x), and q, k, v leave that step contiguous, so the kernel needs no copies. The attention op is opaque
+to `torch.compile` (Triton kernels with their own autograd), so a compiled block fuses the token-wise
+work around it (SiLU and the head split before, norm, gate and residual after; see `Backbone.compile_blocks`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from torch import Tensor, nn
 from litlab.attention.layers.norm import RMSNorm
 from litlab.attention.ops import lightning_attn, lightning_attn_step
 from litlab.attention.ops import slopes as decay_slopes
+
+# Graph break for torch.compile: the op runs its own Triton kernels / autograd.Function eagerly.
+_attn = torch.compiler.disable(lightning_attn)
 
 DecayKind = Literal["minimax", "alibi", "tnl_paper", "none"]
 
@@ -57,7 +65,7 @@ class LightningAttention(nn.Module):
         if learnable_decay and decay == "none":
             raise ValueError("learnable_decay=True needs a decay formula to start from, got decay='none'")
         self.num_heads, self.head_dim = num_heads, head_dim
-        inner = num_heads * head_dim
+        self.inner = inner = num_heads * head_dim
         self.qkv_proj = nn.Linear(dim, 3 * inner, bias=False)
         self.gate_proj = nn.Linear(dim, inner, bias=False)
         self.out_proj = nn.Linear(inner, dim, bias=False)
@@ -72,20 +80,23 @@ class LightningAttention(nn.Module):
         """Current slopes s >= 0 [H] in fp32, or None without decay."""
         return None if self.slopes is None else self.slopes.float().clamp(min=0.0)
 
-    def _qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        q, k, v = F.silu(self.qkv_proj(x)).chunk(3, dim=-1)
-        shape = (*x.shape[:-1], self.num_heads, self.head_dim)
-        return q.reshape(shape), k.reshape(shape), v.reshape(shape)
+    def _qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """x [.., C] -> contiguous q, k, v [.., H, d] (after SiLU) and the gate pre-activation [.., H*d]."""
+        w = torch.cat([self.qkv_proj.weight, self.gate_proj.weight])  # one matmul for W_qkv and W_gate
+        qkv, gate = F.linear(x, w).split([3 * self.inner, self.inner], dim=-1)
+        qkv = F.silu(qkv).unflatten(-1, (3, self.num_heads, self.head_dim))  # (.., 3, H, d)
+        q, k, v = (qkv.select(-3, i).contiguous() for i in range(3))
+        return q, k, v, gate
 
-    def _output(self, o: Tensor, x: Tensor) -> Tensor:
-        o = self.norm(o.reshape(*x.shape[:-1], self.num_heads * self.head_dim))
-        return self.out_proj(torch.sigmoid(self.gate_proj(x)) * o)
+    def _output(self, o: Tensor, gate: Tensor) -> Tensor:
+        o = self.norm(o.flatten(-2))  # (.., H*d)
+        return self.out_proj(torch.sigmoid(gate) * o)
 
     def forward(self, x: Tensor) -> Tensor:
         """Causal attention over x [B, T, C] from a zero state."""
-        q, k, v = self._qkv(x)  # (B, T, H, d)
-        o, _ = lightning_attn(q, k, v, self.decay(), scale=1.0)
-        return self._output(o, x)
+        q, k, v, gate = self._qkv(x)  # (B, T, H, d)
+        o, _ = _attn(q, k, v, self.decay(), scale=1.0)
+        return self._output(o, gate)
 
     def init_state(self, batch: int) -> Tensor:
         """Zero recurrent state [B, H, d, d] in fp32."""
@@ -94,12 +105,12 @@ class LightningAttention(nn.Module):
 
     def prefill(self, x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         """Process x [B, T, C] continuing from state [B, H, d, d]; returns (y, new state)."""
-        q, k, v = self._qkv(x)
-        o, state = lightning_attn(q, k, v, self.decay(), scale=1.0, initial_state=state, output_final_state=True)
-        return self._output(o, x), state
+        q, k, v, gate = self._qkv(x)
+        o, state = _attn(q, k, v, self.decay(), scale=1.0, initial_state=state, output_final_state=True)
+        return self._output(o, gate), state
 
     def step(self, x_t: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         """Decode one token x_t [B, C] in O(1): returns (y_t [B, C], new state)."""
-        q, k, v = self._qkv(x_t)  # (B, H, d)
+        q, k, v, gate = self._qkv(x_t)  # (B, H, d)
         o, state = lightning_attn_step(q, k, v, state, self.decay(), scale=1.0)
-        return self._output(o, x_t), state
+        return self._output(o, gate), state

@@ -4,6 +4,10 @@ loss = CE(logits_t, x_{t+1}) + aux_coef * sum_layers aux_moe (Switch Transformer
 validation perplexity exp(mean CE) through torchmetrics; AdamW (arXiv 1711.05101) with linear warmup and
 cosine decay; tokens/s, achieved TFLOP/s and MFU logged per step; a generated text sample at the end of
 every validation.
+
+Training computes the CE fused with the LM head in chunks (`lm/cross_entropy.py`: no [N, V] fp32 logits);
+validation forms the logits (for perplexity). `compile` wraps the blocks and the CE chunk in
+`torch.compile` (by default on CUDA only), which fuses the token-wise work around the attention kernels.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from torch import Tensor
 from torchmetrics.text import Perplexity
 
 from litlab.attention.layers.ffn import MoE
+from litlab.attention.lm.cross_entropy import linear_cross_entropy
 from litlab.attention.lm.flops import flops_per_token, peak_flops
 from litlab.attention.lm.schedule import warmup_cosine
 from litlab.attention.models.causal_lm import CausalLM
@@ -45,6 +50,8 @@ class LanguageModel(L.LightningModule):
         sample_tokens: tokens generated for that sample.
         sample_temperature: its sampling temperature (0 = greedy).
         peak_tflops: accelerator peak for MFU; None looks the GPU up (no MFU on CPU).
+        compile: torch.compile the blocks and the fused CE at fit start; None: on CUDA, off on CPU.
+        ce_chunk_size: tokens per chunk of the fused head + cross-entropy (memory vs launch count).
     """
 
     def __init__(
@@ -62,6 +69,8 @@ class LanguageModel(L.LightningModule):
         sample_tokens: int = 64,
         sample_temperature: float = 0.0,
         peak_tflops: float | None = None,
+        compile: bool | None = None,
+        ce_chunk_size: int = 8192,
     ) -> None:
         super().__init__()
         if not isinstance(backbone, BackboneConfig):  # None, or a dict from a checkpoint / the CLI
@@ -71,6 +80,9 @@ class LanguageModel(L.LightningModule):
             raise ValueError(
                 f"need lr > 0, warmup_steps >= 0, 0 <= min_lr_ratio <= 1; got {lr}, {warmup_steps}, {min_lr_ratio}"
             )
+        if ce_chunk_size < 1:
+            raise ValueError(f"ce_chunk_size must be >= 1, got {ce_chunk_size}")
+        self._compiled = False
         backbone = asdict(self.config)  # saved as a plain dict (hparams.yaml, checkpoints)
         self.save_hyperparameters()
         self.model: CausalLM | None = None
@@ -92,16 +104,38 @@ class LanguageModel(L.LightningModule):
             self.hparams.vocab_size = vocab
         self.model = CausalLM(vocab, self.config, self.hparams.tie_embeddings)
 
+    def use_compile(self, **compile_kwargs) -> None:
+        """torch.compile the blocks (`Backbone.compile_blocks(**compile_kwargs)`) and, with the default
+        backend, the chunked CE's elementwise part."""
+        self.configure_model()
+        self.model.backbone.compile_blocks(**compile_kwargs)
+        self._compiled = compile_kwargs.get("backend", "inductor") == "inductor"
+
+    def on_fit_start(self) -> None:
+        enabled = self.hparams.compile
+        if enabled or (enabled is None and self.device.type == "cuda"):
+            self.use_compile()
+
     def forward(self, input_ids: Tensor) -> Tensor:
         return self.model(input_ids)
 
-    def loss(self, batch: Tensor) -> tuple[Tensor, dict[str, Tensor], Tensor, Tensor]:
-        """(total loss, metrics, logits, targets) of a batch of windows [B, T + 1]."""
+    def loss(self, batch: Tensor, with_logits: bool = False) -> tuple[Tensor, dict[str, Tensor], Tensor | None, Tensor]:
+        """(total loss, metrics, logits or None, targets) of a batch of windows [B, T + 1].
+
+        Without `with_logits` the CE is fused with the head in chunks (`linear_cross_entropy`), so the
+        [B, T, V] logits are never formed and None is returned in their place.
+        """
         if batch.dim() != 2 or batch.shape[1] < 2:
             raise ValueError(f"batch must be token ids [B, T + 1] with T >= 1, got {tuple(batch.shape)}")
         inputs, targets = batch[:, :-1], batch[:, 1:]
-        logits = self.model(inputs)
-        ce = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        if with_logits:
+            logits = self.model(inputs)
+            ce = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        else:
+            logits, hidden = None, self.model.hidden_states(inputs).flatten(0, 1)
+            ce = linear_cross_entropy(
+                hidden, self.model.head_weight, targets.flatten(), self.hparams.ce_chunk_size, self._compiled
+            )
         metrics = {"ce": ce.detach()}
         loss = ce
         if self.config.ffn == "moe":
@@ -139,7 +173,7 @@ class LanguageModel(L.LightningModule):
             self.log("train/mfu", flops / peak)
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
-        loss, metrics, logits, targets = self.loss(batch)
+        loss, metrics, logits, targets = self.loss(batch, with_logits=True)
         self.val_ppl.update(logits.float(), targets)
         self.log("val/loss", metrics["ce"], prog_bar=True, sync_dist=True)
         self.log("val/ppl", self.val_ppl, prog_bar=True)

@@ -169,6 +169,16 @@ class Backbone(nn.Module):
         state.layers = [layer * keep for layer in state.layers]
         return state
 
+    def compile_blocks(self, **compile_kwargs) -> None:
+        """`torch.compile` each block's forward (the training path; prefill/step stay eager). The blocks
+        share one compiled graph set (parameters are graph inputs); the lightning op and the MoE dispatch
+        are graph breaks, so the compiler fuses the token-wise work around them: norms with residual adds,
+        SiLU/sigmoid/gating, SwiGLU. Same math; bf16 intermediates are rounded less often. Shapes are
+        dynamic by default (one compilation for every batch size and length)."""
+        compile_kwargs.setdefault("dynamic", True)
+        for block in self.blocks:
+            block.compile(**compile_kwargs)
+
     def aux_loss(self) -> Tensor:
         """Sum of the MoE load-balancing losses of the last forward (0 without MoE)."""
         losses = [b.ffn.aux_loss for b in self.blocks if isinstance(b.ffn, MoE)]

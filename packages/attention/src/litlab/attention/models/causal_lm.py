@@ -50,11 +50,20 @@ class CausalLM(nn.Module):
 
     def logits(self, hidden: Tensor) -> Tensor:
         """Hidden states [.., C] -> logits [.., V]."""
-        return F.linear(hidden, self.embed.weight if self.head is None else self.head.weight)
+        return F.linear(hidden, self.head_weight)
+
+    @property
+    def head_weight(self) -> Tensor:
+        """The output projection [V, C] (the embedding matrix when tied)."""
+        return self.embed.weight if self.head is None else self.head.weight
+
+    def hidden_states(self, input_ids: Tensor) -> Tensor:
+        """input_ids [B, T] -> final hidden states [B, T, C] (logits = hidden @ head_weight^T)."""
+        self._check_ids(input_ids)
+        return self.backbone(self.embed(input_ids))
 
     def forward(self, input_ids: Tensor) -> Tensor:
-        self._check_ids(input_ids)
-        return self.logits(self.backbone(self.embed(input_ids)))
+        return self.logits(self.hidden_states(input_ids))
 
     @torch.no_grad()
     def generate(
