@@ -41,6 +41,11 @@ def _bwd_tile(z, y_local, bias, lse, g, transform: HeadTransform, out_dtype: tor
     return dz.to(out_dtype)
 
 
+def _bwd_tile_inplace(z, y_local, bias, lse, g, transform: HeadTransform) -> Tensor:
+    """`_bwd_tile` written over z (same dtype): compiled, one elementwise kernel and no second logits buffer."""
+    return z.copy_(_bwd_tile(z, y_local, bias, lse, g, transform, z.dtype))
+
+
 _COMPILED: dict[str, object] = {}
 
 
@@ -50,7 +55,16 @@ def _tile_fns(use_compile: bool):
     if not _COMPILED:
         _COMPILED["fwd"] = torch.compile(_fwd_tile, dynamic=False)
         _COMPILED["bwd"] = torch.compile(_bwd_tile, dynamic=False)
+        _COMPILED["bwd_inplace"] = torch.compile(_bwd_tile_inplace, dynamic=False)
     return _COMPILED["fwd"], _COMPILED["bwd"]
+
+
+def _bwd_inplace_fn(use_compile: bool):
+    """Backward tile over z in place when compiled; the eager form allocates dz (fp32 temporaries anyway)."""
+    if not use_compile:
+        return lambda z, y, b, lse, g, transform: _bwd_tile(z, y, b, lse, g, transform, z.dtype)
+    _tile_fns(True)
+    return _COMPILED["bwd_inplace"]
 
 
 def _mm_acc(a: Tensor, b: Tensor, acc: torch.dtype) -> Tensor:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .chunked import _mm_acc, _tile_fns
+from .chunked import _bwd_inplace_fn, _mm_acc, _tile_fns
 
 LossFn = Callable[[Tensor], tuple[Tensor, dict]]
 
@@ -172,7 +172,7 @@ def _evaluate(st, loss_fn, scatter, ready, final, offsets, counts, last: bool) -
 
 def _flush(st, pending, chunks, final, hidden, weight, bias, targets, cfg) -> list[int]:
     """Head backward of every pending chunk whose rows are all final; returns the chunks still pending."""
-    _, bwd = _tile_fns(cfg["compile"])
+    bwd = _bwd_inplace_fn(cfg["compile"])
     left = []
     for k in pending:
         if not all(r in final for r, _, _ in chunks[k]):
@@ -185,7 +185,7 @@ def _flush(st, pending, chunks, final, hidden, weight, bias, targets, cfg) -> li
             z = _logits(h, weight)
         else:
             st.cache_left += z.numel() * z.element_size()
-        dz = bwd(z, targets[idx], bias, st.lse[idx], st.g[idx], cfg["transform"], hidden.dtype)
+        dz = bwd(z, targets[idx], bias, st.lse[idx], st.g[idx], cfg["transform"])  # over z when compiled
         del z
         st.d_hidden[idx] = _mm_acc(dz, weight, st.acc)
         _accumulate(st.d_weight, dz.T, h)
