@@ -12,7 +12,7 @@ AdamW, median of the timed steps after warm-up; no Lightning in the timed loop:
     python benchmarks/lm_throughput.py --out results/ --profile 4096
         # appends one JSON line per (model, T) to results/lm_throughput.jsonl, profiles of the litlab
         # models at T = 4096 to results/lm_profile.md, and prints a markdown table
-    python benchmarks/lm_throughput.py --report results/lm_throughput.jsonl    # the table only
+    python benchmarks/lm_throughput.py --report results/lm_throughput.jsonl [--plot lm_throughput.png]
 """
 
 from __future__ import annotations
@@ -135,6 +135,28 @@ def report(path: str) -> str:
     return "\n".join(lines)
 
 
+def plot(path: str, png: str) -> None:
+    """Tokens/s against T for every model of an lm_throughput.jsonl, saved as a small PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in open(path)]
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    for name in dict.fromkeys(r["model"] for r in rows):
+        pts = sorted((r["T"], r["tokens_per_s"] / 1e3) for r in rows if r["model"] == name)
+        params = next(r["params_M"] for r in rows if r["model"] == name)
+        ax.plot(*zip(*pts), marker="o", label=f"{name} ({params:.0f}M)")
+    ax.set(xscale="log", xlabel="context T (65,536 tokens per step)", ylabel="training tokens/s (thousands)")
+    ax.set_xticks([1024, 4096, 16384, 65536], ["1K", "4K", "16K", "64K"])
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
@@ -144,9 +166,12 @@ def main() -> None:
     p.add_argument("--profile", type=int, default=4096, help="profile litlab models at this T (0: never)")
     p.add_argument("--out", default=".")
     p.add_argument("--report", help="print the table of an existing lm_throughput.jsonl and exit")
+    p.add_argument("--plot", help="with --report: also save tokens/s against T to this PNG")
     args = p.parse_args()
     if args.report:
         print(report(args.report))
+        if args.plot:
+            plot(args.report, args.plot)
         return
     os.makedirs(args.out, exist_ok=True)
     print(f"GPU {torch.cuda.get_device_name()}, torch {torch.__version__}", flush=True)
