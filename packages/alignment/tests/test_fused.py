@@ -98,6 +98,29 @@ def test_wrong_groups_raise_instead_of_a_wrong_gradient():
     torch.testing.assert_close(loss, naive_token_logps(h, w, y, b).sum().detach() ** 2, rtol=1e-12, atol=0)
 
 
+def test_partial_loss_fn_without_logging():
+    h, w, b, y, batch = setup()
+    objective = OBJECTIVES["smpo-modified"]
+    loss_ref, info_ref, grads_ref = reference(objective, h, w, b, y, batch, None, None)
+    groups, shared = objective.gradient_groups(batch)
+    calls = []
+    partial = lambda lp: calls.append(1) or objective(lp, batch, with_info=False)  # noqa: E731
+    loss, info = fused_token_loss(
+        h, w, y, lambda lp: objective(lp, batch), b, groups=groups, shared=shared, partial_loss_fn=partial,
+        token_chunk=4,
+    )  # fmt: skip
+    assert len(calls) == B - 1  # pairs 0 and 1 become final before the last evaluation
+    assert objective(naive_token_logps(h, w, y, b), batch, with_info=False)[1] == {}
+    assert info.keys() == info_ref.keys()
+    torch.testing.assert_close(loss, loss_ref.detach(), rtol=1e-12, atol=1e-12)
+    for got, exp in zip(torch.autograd.grad(loss, [h, w, b]), grads_ref):
+        torch.testing.assert_close(got, exp, rtol=1e-10, atol=1e-12)
+    wrong = lambda lp: objective(2.0 * lp, batch, with_info=False)  # noqa: E731
+    with pytest.raises(RuntimeError, match="partial_loss_fn"):
+        fused_token_loss(h, w, y, lambda lp: objective(lp, batch), b, groups=groups, shared=shared,
+                         partial_loss_fn=wrong, token_chunk=4)  # fmt: skip
+
+
 def count_head_gemms(monkeypatch):
     calls = []
     original = fused._logits

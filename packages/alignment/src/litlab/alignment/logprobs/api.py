@@ -91,9 +91,10 @@ def fused_token_loss(
     *,
     groups: Sequence[Sequence[int]] | None = None,
     shared: Sequence[int] = (),
+    partial_loss_fn: LossFn | None = None,
     ignore_index: int = -100,
-    token_chunk: int = 4096,
-    cache_gib: float = 4.0,
+    token_chunk: int = 8192,
+    cache_gib: float = 6.0,
     compile: bool | None = None,
 ) -> tuple[Tensor, dict]:
     """(loss, info) = loss_fn(label log-probs [R, T]) with the LM head fused in (three head GEMMs per token).
@@ -106,6 +107,8 @@ def fused_token_loss(
             of its group and of `shared` (preference pairs; `PreferenceObjective.gradient_groups`). None: one
             group (always valid). A wrong declaration raises a RuntimeError, never a wrong gradient.
         shared: rows every gradient depends on (SMPO's pooled quantile: the rejected rows); computed first.
+        partial_loss_fn: the same loss without the logging work, for the evaluations before the last one (its
+            gradients are checked against loss_fn's like the groups); default loss_fn.
         token_chunk: tokens per chunk; each chunk's logits [token_chunk, V] exist at once in the input dtype.
         cache_gib: budget for chunks waiting for their group; chunks beyond it are recomputed (4th GEMM).
         compile: fuse the elementwise chunk work with torch.compile (default: on CUDA only).
@@ -134,7 +137,7 @@ def fused_token_loss(
     )  # fmt: skip
     info: dict = {}
     plan = (groups, shared, offsets, counts)
-    loss = FusedLinearTokenLoss.apply(
-        hidden[valid], weight, bias, y, lambda lp: as_pair(loss_fn(lp)), scatter, plan, cfg, info
-    )
+    partial = loss_fn if partial_loss_fn is None else partial_loss_fn
+    fns = (lambda lp: as_pair(partial(lp)), lambda lp: as_pair(loss_fn(lp)))
+    loss = FusedLinearTokenLoss.apply(hidden[valid], weight, bias, y, fns, scatter, plan, cfg, info)
     return loss, info

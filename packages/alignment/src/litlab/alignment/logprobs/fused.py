@@ -28,7 +28,7 @@ from torch import Tensor
 
 from .chunked import _bwd_inplace_fn, _mm_acc, _tile_fns
 
-LossFn = Callable[[Tensor], tuple[Tensor, dict]]
+LossFn = Callable[[Tensor], "tuple[Tensor, dict] | Tensor"]
 
 
 def _check_plan(rows: int, groups: Sequence[Sequence[int]] | None, shared: Sequence[int]) -> tuple[list, list]:
@@ -93,12 +93,14 @@ def _accumulate(out: Tensor, a: Tensor, b: Tensor) -> None:
 
 
 class FusedLinearTokenLoss(torch.autograd.Function):
-    """loss = loss_fn(scatter(log softmax(transform(H W^T + b))[y])); gradients computed in forward."""
+    """loss = loss_fn(scatter(log softmax(transform(H W^T + b))[y])); gradients computed in forward.
+
+    loss_fns = (partial, full): the loss for the evaluations before the last one, and for the last one."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, loss_fn, scatter, plan, cfg, info_out):
+    def forward(ctx, hidden, weight, bias, targets, loss_fns, scatter, plan, cfg, info_out):
         st = _State(hidden, weight, bias, cfg["cache_gib"] * 2**30)
-        _drive(st, hidden, weight, bias, targets, loss_fn, scatter, plan, cfg)
+        _drive(st, hidden, weight, bias, targets, loss_fns, scatter, plan, cfg)
         info_out.update(st.info)
         d_bias = None if st.d_bias is None else st.d_bias.to(bias.dtype)
         ctx.save_for_backward(st.d_hidden.to(hidden.dtype), st.d_weight.to(weight.dtype), d_bias)
@@ -112,7 +114,7 @@ class FusedLinearTokenLoss(torch.autograd.Function):
         return (*out, None, None, None, None, None, None)
 
 
-def _drive(st, hidden, weight, bias, targets, loss_fn, scatter, plan, cfg) -> None:
+def _drive(st, hidden, weight, bias, targets, loss_fns, scatter, plan, cfg) -> None:
     """Compute chunks in plan order; evaluate the loss when rows become final; run their head backward."""
     groups, shared, offsets, counts = plan
     deps = {r: set(g) | set(shared) for g in groups for r in g}
@@ -135,7 +137,7 @@ def _drive(st, hidden, weight, bias, targets, loss_fn, scatter, plan, cfg) -> No
             done |= {r} if remaining[r] == 0 else set()
         ready = {r for r in order if r not in final and deps[r] <= done}
         if ready:
-            _evaluate(st, loss_fn, scatter, ready, final, offsets, counts, last=len(done) == len(order))
+            _evaluate(st, loss_fns, scatter, ready, final, offsets, counts, last=len(done) == len(order))
             pending = _flush(st, pending, chunks, final, hidden, weight, bias, targets, cfg)
         if k in st.cache and st.cache_left < 0:  # over the budget: drop, recompute at its flush
             st.cache_left += st.cache.pop(k).numel() * hidden.element_size()
@@ -147,11 +149,11 @@ def _logits(h: Tensor, weight: Tensor) -> Tensor:
     return h @ weight.T  # [n, V] in the input dtype, like the plain path
 
 
-def _evaluate(st, loss_fn, scatter, ready, final, offsets, counts, last: bool) -> None:
+def _evaluate(st, loss_fns, scatter, ready, final, offsets, counts, last: bool) -> None:
     """Loss and dL/dl at the current log-probs; store g of the newly final rows (check the others if last)."""
     with torch.enable_grad():
         lp = st.ell.detach().requires_grad_()
-        loss, info = loss_fn(scatter(lp))
+        loss, info = loss_fns[1 if last else 0](scatter(lp))  # (partial, full)
         if loss.ndim != 0:
             raise ValueError(f"loss_fn must return a scalar loss, got shape {tuple(loss.shape)}")
         (g,) = torch.autograd.grad(loss, lp, allow_unused=True)
@@ -164,7 +166,8 @@ def _evaluate(st, loss_fn, scatter, ready, final, offsets, counts, last: bool) -
         if err > 1e-5:
             raise RuntimeError(
                 f"the loss gradient of early rows changed by {err:.2e} (relative) once all rows were known: the "
-                "loss is not separable by the given groups / shared rows; pass groups=None"
+                "loss is not separable by the given groups / shared rows (or partial_loss_fn is not the same loss); "
+                "pass groups=None"
             )
         st.loss, st.info = loss.detach(), info
     final |= ready
