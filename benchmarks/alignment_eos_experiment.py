@@ -39,6 +39,9 @@ ABLATIONS = {
     "smpo-mod-none": ("smpo-modified", _NO_TRANSFORMS),
     "smpo-mod-nosft": ("smpo-modified", dict(sft_weight=0.0)),
     "smpo-mod-nosft-none": ("smpo-modified", dict(sft_weight=0.0, **_NO_TRANSFORMS)),
+    # an unbounded preference loss like DPO's (sigmoid), no SFT term: with and without the transforms
+    "smpo-sig-nosft": ("smpo-modified", dict(loss_type="sigmoid", sft_weight=0.0)),
+    "smpo-sig-nosft-none": ("smpo-modified", dict(loss_type="sigmoid", sft_weight=0.0, **_NO_TRANSFORMS)),
 }
 CONDITIONS = {"stress": 0.0, "mixed": 0.5}
 ROOT = Path(__file__).resolve().parents[1]

@@ -178,3 +178,27 @@ def test_compiled_path_is_exact():
     torch.testing.assert_close(loss, loss_ref.detach(), rtol=1e-12, atol=1e-12)
     for got, exp in zip(torch.autograd.grad(loss, [h, w, b]), grads_ref):
         torch.testing.assert_close(got, exp, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("objective", [SMPO(lower_clip_percentile=0.3), DPO(beta=0.5)], ids=["smpo", "dpo"])
+def test_aligner_fused_head_equals_the_chunked_path(objective):
+    from litlab.alignment import LitlabCausalLM, PreferenceAligner
+    from litlab.attention import BackboneConfig
+
+    torch.manual_seed(0)
+    policy = LitlabCausalLM(40, BackboneConfig(dim=32, num_layers=2, num_heads=2, head_dim=16, pattern="LS"))
+    aligner = PreferenceAligner(policy, objective, fused_head=True, token_chunk=7, eval_prompts=0)
+    _, _, _, y, batch = setup(seed=2)
+    ids = torch.randint(0, 40, y.shape)
+    targets = torch.where(y == -100, y, ids.roll(-1, 1))
+    batch = dict(batch, input_ids=ids, attention_mask=torch.ones_like(ids), targets=targets)
+    ref = aligner.reference_logps(batch) if objective.needs_reference else None
+    params = [p for p in policy.parameters() if p.requires_grad]
+    loss_f, info_f = aligner.fused_loss(batch, ref, 1.0)
+    grads_f = torch.autograd.grad(loss_f, params)
+    loss_c, info_c = objective(aligner.token_logps(policy, batch), batch, ref)
+    grads_c = torch.autograd.grad(loss_c, params)
+    torch.testing.assert_close(loss_f, loss_c.detach(), rtol=1e-6, atol=1e-6)
+    assert info_f.keys() == info_c.keys()
+    for got, exp in zip(grads_f, grads_c):
+        torch.testing.assert_close(got, exp, rtol=1e-4, atol=1e-6)

@@ -2,6 +2,7 @@
 
     H    = policy.hidden_states(ids, attn)                       # [2B, T, d]
     logp = chunked_token_logps(H, *policy.output_head(), targets) # [2B, T], 0 off-label
+                                                                  # (fused_head: fused_token_loss instead)
     ref  = the same under no_grad for the frozen reference, only if the objective needs one
     loss, info = objective(logp, batch, ref, progress)            # a pure function
 
@@ -16,6 +17,7 @@ import copy
 import torch
 from torch import Tensor
 
+from litlab.alignment.logprobs import fused_token_loss
 from litlab.alignment.losses import SMPO, PreferenceObjective
 from litlab.alignment.models import PolicyAdapter
 
@@ -35,6 +37,9 @@ class PreferenceAligner(PolicyModule):
     eval_prompts: prompts per evaluation split generated at each validation (0: off).
     eval_samples: sampled generations per prompt in addition to greedy (0: greedy only).
     eval_temperature: temperature of those samples.
+    fused_head: train through `fused_token_loss` (head and loss fused: gradients formed in the forward, three
+        head GEMMs per token instead of four; same values and gradients); validation keeps the chunked path.
+    fused_cache_gib: logits cache of the fused path (chunks waiting for their pair / SMPO's pooled rows).
     """
 
     def __init__(
@@ -50,9 +55,12 @@ class PreferenceAligner(PolicyModule):
         eval_prompts: int = 64,
         eval_samples: int = 0,
         eval_temperature: float = 0.8,
+        fused_head: bool = False,
+        fused_cache_gib: float = 6.0,
     ) -> None:
         super().__init__(policy, lr, weight_decay, warmup_steps, min_lr_ratio, token_chunk, vocab_chunk,
                          eval_prompts, eval_samples, eval_temperature)  # fmt: skip
+        self.fused_head, self.fused_cache_gib = bool(fused_head), float(fused_cache_gib)
         self.objective = objective if objective is not None else SMPO()
         if not isinstance(self.objective, PreferenceObjective):
             raise TypeError(f"objective must be a PreferenceObjective, got {type(self.objective).__name__}")
@@ -73,11 +81,25 @@ class PreferenceAligner(PolicyModule):
         with self.policy.adapters_disabled():
             return self.token_logps(self.policy, batch)
 
+    def fused_loss(self, batch: dict[str, Tensor], ref: Tensor | None, progress: float):
+        """(loss, info) of the objective through the fused head (`fused_token_loss`)."""
+        hidden = self.policy.hidden_states(batch["input_ids"], batch["attention_mask"])
+        weight, bias, transform = self.policy.output_head()
+        groups, shared = self.objective.gradient_groups(batch)
+        return fused_token_loss(
+            hidden.to(weight.dtype), weight, batch["targets"], lambda lp: self.objective(lp, batch, ref, progress),
+            bias, transform, groups=groups, shared=shared, token_chunk=self.hparams.token_chunk,
+            cache_gib=self.fused_cache_gib,
+            partial_loss_fn=lambda lp: self.objective(lp, batch, ref, progress, with_info=False),
+        )  # fmt: skip
+
     def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
-        logps = self.token_logps(self.policy, batch)
         ref = self.reference_logps(batch) if self.objective.needs_reference else None
         progress = self.global_step / max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer else 1.0
-        loss, info = self.objective(logps, batch, ref, progress)
+        if self.fused_head and torch.is_grad_enabled():
+            loss, info = self.fused_loss(batch, ref, progress)
+        else:
+            loss, info = self.objective(self.token_logps(self.policy, batch), batch, ref, progress)
         pairs = int(batch["is_rejected"].sum())
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=pairs)
         info.pop("loss")
