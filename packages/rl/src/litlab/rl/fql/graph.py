@@ -1,23 +1,83 @@
-"""Capture a whole offline-RL update (loss, backward, Adam, Polyak) in one CUDA graph.
+"""Make the whole offline-RL update (loss, backward, Adam, Polyak) cheap to launch: a CUDA graph, torch.compile.
 
-The FQL update is launch-bound at batch 256 (hundreds of small kernels), so replaying it as one graph is
-what makes it fast. Requirements met by ``agent.train_step``: no host syncs, static shapes, and an
-optimizer built with ``capturable=True``. Random noise inside the graph is drawn from the default CUDA
-generator, which PyTorch advances correctly on every replay.
+The FQL update (arXiv 2502.02538, Algorithm 1) is launch-bound at batch 256 (hundreds of small kernels):
+
+- ``CUDAGraphStep`` captures ``train_step`` once and replays it as one graph. Requirements met by
+  ``agent.train_step``: no host syncs, static shapes, and an optimizer built with ``capturable=True``.
+  Random noise inside the graph is drawn from the default CUDA generator, which PyTorch advances on every
+  replay.
+- ``CompiledStep`` is ``train_step`` with the loss (forward, and through AOTAutograd the backward) and the
+  update (optimizer step + Polyak) compiled by ``torch.compile``. It can itself be captured:
+  ``CUDAGraphStep(agent, opt, batch, step_fn=CompiledStep())`` replays the compiled kernels as one graph.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 from litlab.rl.fql.agent import Batch, train_step
 
+StepFn = Callable[[nn.Module, torch.optim.Optimizer, Batch], dict[str, Tensor]]
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def _loss(agent: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+    return agent.loss(batch)
+
+
+def _update(agent: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    optimizer.step()
+    agent.after_update()
+
+
+class CompiledStep:
+    """``step(agent, optimizer, batch) -> info``: ``train_step`` with its two halves under ``torch.compile``.
+
+    Args:
+        mode: a ``torch.compile`` mode for inductor (``"default"``, ``"reduce-overhead"`` adds CUDA graphs,
+            ``"max-autotune"``...). Ignored by the other backends.
+        backend: the ``torch.compile`` backend; ``"inductor"`` generates kernels, ``"aot_eager"`` only traces
+            (forward and backward graphs run by eager kernels; for debugging and CPU tests).
+    """
+
+    def __init__(self, mode: str = "default", backend: str = "inductor") -> None:
+        if mode not in COMPILE_MODES:
+            raise ValueError(f"mode must be one of {COMPILE_MODES}, got {mode!r}")
+        options = {"mode": None if mode == "default" else mode} if backend == "inductor" else {}
+        self.mode, self.backend = mode, backend
+        self.loss = torch.compile(_loss, backend=backend, **options)
+        self.update = torch.compile(_update, backend=backend, **options)
+
+    def __call__(self, agent: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch) -> dict[str, Tensor]:
+        optimizer.zero_grad(set_to_none=False)
+        loss, info = self.loss(agent, batch)
+        loss.backward()
+        self.update(agent, optimizer)
+        return info
+
 
 class CUDAGraphStep:
-    """``step(batch) -> info``: copies ``batch`` into static buffers and replays the captured update."""
+    """``step(batch) -> info``: copies ``batch`` into static buffers and replays the captured update.
 
-    def __init__(self, agent: nn.Module, optimizer: torch.optim.Optimizer, example: Batch, warmup: int = 3) -> None:
+    Args:
+        agent: the agent (``loss`` and ``after_update``), on a CUDA device.
+        optimizer: its optimizer, built with ``capturable=True``.
+        example: a batch with the shapes of every later batch (its values are copied, not kept).
+        warmup: real updates run on a side stream before capture (lazy optimizer state, compilation).
+        step_fn: the update to capture, ``train_step`` or a ``CompiledStep``.
+    """
+
+    def __init__(
+        self,
+        agent: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        example: Batch,
+        warmup: int = 3,
+        step_fn: StepFn = train_step,
+    ) -> None:
         if not all(t.is_cuda for t in example.values()):
             raise ValueError("CUDAGraphStep needs every tensor of the example batch on a CUDA device")
         for group in optimizer.param_groups:
@@ -28,11 +88,11 @@ class CUDAGraphStep:
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(warmup):
-                train_step(agent, optimizer, self.static)
+                step_fn(agent, optimizer, self.static)
         torch.cuda.current_stream().wait_stream(stream)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
-            self.info: dict[str, Tensor] = train_step(agent, optimizer, self.static)
+            self.info: dict[str, Tensor] = step_fn(agent, optimizer, self.static)
 
     def __call__(self, batch: Batch) -> dict[str, Tensor]:
         for k, v in batch.items():

@@ -18,6 +18,7 @@ from litlab.rl.fql.agent import FlowBCAgent, FQLAgent
 from litlab.rl.fql.iql import IQLAgent
 
 SHOWN = ("critic_loss", "bc_flow_loss", "distill_loss", "q_mean", "actor_loss")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "aot_eager")
 
 
 class OfflineRLModule(LightningModule):
@@ -27,12 +28,15 @@ class OfflineRLModule(LightningModule):
         super().__init__()
         self.automatic_optimization = False
         self.agent: nn.Module | None = None
+        self._compiled_loss = None
 
     def _init_agent(self) -> None:
         """Validate the common hyperparameters; build the agent now if both sizes are given."""
         h = self.hparams
         if h.lr <= 0:
             raise ValueError(f"lr must be positive, got {h.lr}")
+        if h.compile_mode is not None and h.compile_mode not in COMPILE_MODES:
+            raise ValueError(f"compile_mode must be one of {COMPILE_MODES} or unset, got {h.compile_mode!r}")
         for name in ("obs_dim", "action_dim"):
             if h[name] is not None and h[name] < 1:
                 raise ValueError(f"{name} must be a positive int or unset, got {h[name]}")
@@ -59,6 +63,18 @@ class OfflineRLModule(LightningModule):
                 f"{(self.hparams.obs_dim, self.hparams.action_dim)} but the data has {dims}"
             )
 
+    def agent_loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """``agent.loss(batch)``, through ``torch.compile`` when ``compile_mode`` is set (compiled once)."""
+        mode = self.hparams.compile_mode
+        if mode is None:
+            return self.agent.loss(batch)
+        if self._compiled_loss is None:
+            if mode == "aot_eager":
+                self._compiled_loss = torch.compile(self.agent.loss, backend="aot_eager")
+            else:
+                self._compiled_loss = torch.compile(self.agent.loss, mode=None if mode == "default" else mode)
+        return self._compiled_loss(batch)
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         params = [p for p in self.agent.parameters() if p.requires_grad]
         return torch.optim.Adam(params, lr=self.hparams.lr)
@@ -66,7 +82,7 @@ class OfflineRLModule(LightningModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         opt = self.optimizers()
         opt.zero_grad()
-        loss, info = self.agent.loss(batch)
+        loss, info = self.agent_loss(batch)
         self.manual_backward(loss)
         opt.step()
         self.agent.after_update()
@@ -96,6 +112,7 @@ class FlowQLearning(OfflineRLModule):
         q_agg: str = "mean",
         normalize_q_loss: bool = False,
         lr: float = 3e-4,
+        compile_mode: str | None = None,
         obs_dim: int | None = None,
         action_dim: int | None = None,
     ) -> None:
@@ -110,6 +127,8 @@ class FlowQLearning(OfflineRLModule):
             q_agg: 'mean' or 'min' over the target critics in the TD target.
             normalize_q_loss: scale the policy Q term by sg(1 / mean|Q|).
             lr: Adam learning rate (one optimizer for all modules).
+            compile_mode: torch.compile the loss (forward and backward): 'default', 'reduce-overhead' (adds
+                CUDA graphs on a GPU) or 'max-autotune' (inductor), 'aot_eager' (trace only); unset: eager.
             obs_dim: observation size; read from the data when unset.
             action_dim: action size; read from the data when unset.
         """
@@ -141,6 +160,7 @@ class FlowBC(OfflineRLModule):
         flow_steps: int = 10,
         hidden_dims: list[int] = [512, 512, 512, 512],  # noqa: B006
         lr: float = 3e-4,
+        compile_mode: str | None = None,
         obs_dim: int | None = None,
         action_dim: int | None = None,
     ) -> None:
@@ -149,6 +169,8 @@ class FlowBC(OfflineRLModule):
             flow_steps: Euler steps when sampling actions.
             hidden_dims: hidden widths of the velocity field.
             lr: Adam learning rate.
+            compile_mode: torch.compile the loss (forward and backward): 'default', 'reduce-overhead' (adds
+                CUDA graphs on a GPU) or 'max-autotune' (inductor), 'aot_eager' (trace only); unset: eager.
             obs_dim: observation size; read from the data when unset.
             action_dim: action size; read from the data when unset.
         """
@@ -171,6 +193,7 @@ class IQL(OfflineRLModule):
         gamma: float = 0.99,
         tau: float = 0.005,
         lr: float = 3e-4,
+        compile_mode: str | None = None,
         obs_dim: int | None = None,
         action_dim: int | None = None,
     ) -> None:
@@ -182,6 +205,8 @@ class IQL(OfflineRLModule):
             gamma: discount factor.
             tau: Polyak rate of the target critic.
             lr: Adam learning rate.
+            compile_mode: torch.compile the loss (forward and backward): 'default', 'reduce-overhead' (adds
+                CUDA graphs on a GPU) or 'max-autotune' (inductor), 'aot_eager' (trace only); unset: eager.
             obs_dim: observation size; read from the data when unset.
             action_dim: action size; read from the data when unset.
         """
