@@ -1,11 +1,11 @@
 #!/bin/bash
 # One device call for the attention kernels: install the side-by-side wheels (carried in .whl/attn), then any
 # of: a launch-configuration sweep, the GPU tests of the ops, the profile, the benchmark.
-# Usage: bash benchmarks/attention_gpu_run.sh OUTDIR [tests|bench|all|sweep]
-#   sweep = sweep (writes OUTDIR/best_config.json), then the GPU tests with that configuration.
+# Usage: bash benchmarks/attention_gpu_run.sh OUTDIR [STEPS], STEPS a comma list of sweep,tests,bench,profile
+# (default: tests,bench,profile). sweep writes OUTDIR/best_config.json and the later steps use it.
 #   LA_CONFIG=file.json applies a configuration (triton_config.CONFIG keys) to everything run here.
 set -u
-out=${1:-results}; what=${2:-all}
+out=${1:-results}; what=${2:-tests,bench,profile}
 mkdir -p "$out"
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/attn/*.whl >/dev/null 2>&1
 # litlab.attention's __init__ pulls the LM stack (datasets, ...); the kernels need only litlab.attention.ops
@@ -19,15 +19,30 @@ if os.environ.get("LA_CONFIG"):
 EOF
 export PYTHONPATH=/tmp/shim:$PWD/packages/attention/src:/tmp/site PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader
-if [[ $what == sweep ]]; then
+has() { [[ ,$what, == *,$1,* ]]; }
+if has sweep; then
   timeout ${SWEEP_TIMEOUT:-300} python3 benchmarks/attention_sweep.py --out "$out" ${SWEEP_ARGS:-} 2>&1 | tee "$out/sweep.log"
   [[ -f $out/best_config.json ]] && export LA_CONFIG=$out/best_config.json
 fi
-if [[ $what != bench ]]; then
-  timeout ${TEST_TIMEOUT:-300} python3 -m pytest -p no:cacheprovider ${TEST_FILES-packages/attention/tests/test_ops_triton.py} \
-    packages/attention/tests/test_ops_gpu.py -q ${TEST_ARGS:-} --durations=8 2>&1 | tee "$out/tests.log" | tail -40
+T=packages/attention/tests
+tests=($T/test_ops_triton.py $T/test_ops_gpu.py)
+if [[ ${TEST_SET:-all} == short ]]; then  # the cases a kernel or launch change can break, in a few minutes
+  tests=()
+  for c in 128-128-4096 128-60-4096 64-64-4096 16-16-1000 192-192-1000 256-256-1000 32-256-1000; do
+    tests+=("$T/test_ops_gpu.py::test_bf16_matches_naive[$c]")
+  done
+  tests+=($T/test_ops_gpu.py::test_fp32_ieee_and_segments_match_torch_float64 $T/test_ops_gpu.py::test_varlen_bf16_matches_naive
+    $T/test_ops_gpu.py::test_decode_after_prefill_equals_one_prefill_bf16 $T/test_ops_triton.py::test_triton_fp32_matches_naive
+    $T/test_ops_triton.py::test_triton_fused_dkdv_and_other_tiles_match_naive
+    $T/test_ops_gpu.py::test_one_million_tokens_steep_decay_is_finite_and_right)
 fi
-if [[ $what == all || $what == bench ]]; then
-  [[ $what == all ]] && timeout 100 python3 benchmarks/attention_profile.py 2>&1 | tee "$out/profile.log"
+if has tests; then
+  timeout ${TEST_TIMEOUT:-300} python3 -m pytest -p no:cacheprovider "${tests[@]}" -q -rf ${TEST_ARGS:-} --durations=8 \
+    2>&1 | tee "$out/tests.log" | tail -40
+fi
+if has bench; then
   timeout ${BENCH_TIMEOUT:-420} python3 benchmarks/attention_kernels.py --out "$out" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
+fi
+if has profile; then
+  timeout ${PROFILE_TIMEOUT:-100} python3 benchmarks/attention_profile.py ${PROFILE_ARGS:-} 2>&1 | tee "$out/profile.log"
 fi

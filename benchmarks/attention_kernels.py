@@ -26,6 +26,7 @@ from litlab.attention.ops import lightning_attn, lightning_attn_step, slopes
 HBM = 4.3e12  # measured H200 copy bandwidth, bytes/s (spec section 8)
 TOKENS = 65536
 H = 16
+WARMUP, REP = 50, 200  # do_bench milliseconds (--rep changes REP)
 
 
 def _optional(name):
@@ -72,7 +73,7 @@ def make_providers(b, t, d, s, skip_sdpa, only=None):
 def time_provider(fn, xs):
     """(fwd ms, fwd+bwd ms, peak GiB of one fwd+bwd), medians of do_bench."""
     with torch.no_grad():
-        fwd = do_bench(fn, warmup=50, rep=200)
+        fwd = do_bench(fn, warmup=WARMUP, rep=REP)
     do = torch.randn_like(fn())
 
     def fb():
@@ -83,7 +84,7 @@ def time_provider(fn, xs):
     torch.cuda.reset_peak_memory_stats()
     fb()
     peak = torch.cuda.max_memory_allocated() / 2**30
-    both = do_bench(fb, warmup=50, rep=200, grad_to_none=xs)
+    both = do_bench(fb, warmup=WARMUP, rep=REP, grad_to_none=xs)
     return fwd, both, peak
 
 
@@ -144,7 +145,7 @@ def bench_decode(b=256, d=128):
     s = slopes(H, kind="alibi").cuda()
     q, k, v = (torch.randn(b, H, d, device="cuda", dtype=torch.bfloat16) for _ in range(3))
     state = torch.randn(b, H, d, d, device="cuda", dtype=torch.float32)
-    out = {"litlab": do_bench(lambda: lightning_attn_step(q, k, v, state, s, scale=1.0), warmup=50, rep=200)}
+    out = {"litlab": do_bench(lambda: lightning_attn_step(q, k, v, state, s, scale=1.0), warmup=WARMUP, rep=REP)}
     if FLA is not None:
         fr = FLA[1]
         out["fla"] = do_bench(
@@ -182,7 +183,8 @@ def header():
             pass
     return (
         f"{datetime.date.today()} on {torch.cuda.get_device_name()}, {', '.join(vers)}; bf16, H={H}, "
-        "ALiBi slopes, scale 1, median ms of triton.testing.do_bench (warm-up 50 ms, rep 200 ms)"
+        "ALiBi slopes, scale 1, median ms of triton.testing.do_bench "
+        f"(warm-up {WARMUP} ms, rep {REP} ms)"
     )
 
 
@@ -193,7 +195,10 @@ def main():
     ap.add_argument("--extra", default="64:1024,64:65536,256:1024,256:65536", help="D:T pairs")
     ap.add_argument("--long", type=int, default=262144, help="T of the B=1 long run (0: skip)")
     ap.add_argument("--providers", default="litlab,fla,lightning-attn,sdpa", help="comma-separated subset")
+    ap.add_argument("--rep", type=int, default=200, help="do_bench repetition time, ms")
     args = ap.parse_args()
+    global REP
+    REP = args.rep
     only = tuple(args.providers.split(","))
     os.makedirs(args.out, exist_ok=True)
     print(header())

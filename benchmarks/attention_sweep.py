@@ -36,7 +36,7 @@ def variants():
     fwd += [{"fwd_chunk": 128, "fwd": {"elems": e, **launch(8, st)}} for e in (8192, 16384) for st in (2, 3)]
     dkv = [{"fuse_dkdv": True, "dkv": launch(w, st)} for w, st in itertools.product((4, 8), (1, 2, 3))]
     out = [("fwd", fwd), ("dkv", [{"fuse_dkdv": False}] + dkv)]
-    out.append(("plan", [{"programs_per_sm": p} for p in (1, 2, 4, 8)]))
+    out.append(("plan", [{"programs_per_sm": p} for p in (1, 2, 4, 8, 16)]))
     for kind in ("dq", "dk", "dv"):
         grid = itertools.product((8192, 16384), (4, 8), (2, 3))
         out.append((kind, [{kind: {"elems": e, **launch(w, st)}} for e, w, st in grid]))
@@ -69,13 +69,15 @@ def apply(patch):
         CFG[key] = {**CFG[key], **val} if isinstance(val, dict) else val
 
 
-def search(t, log, budget):
+def search(t, log, budget, groups=None):
     start = time.monotonic()
     xs, do, s = inputs(t)
     ref, fwd, fb = measure(xs, do, s)
     print(f"T={t} default: fwd {fwd:.3f} f+b {fb:.3f} ms", flush=True)
     log.append({"t": t, "group": "default", "cfg": copy.deepcopy(CFG), "fwd": fwd, "fb": fb})
     for group, patches in variants():
+        if groups and group not in groups:
+            continue
         if time.monotonic() - start > budget:
             print(f"  {group}: skipped (time budget)", flush=True)
             continue
@@ -91,7 +93,7 @@ def search(t, log, budget):
             except Exception as exc:  # a config that does not fit (shared memory, registers) is reported
                 print(f"  {group} {patch}: failed {type(exc).__name__}: {str(exc)[:120]}", flush=True)
                 continue
-            score = {"fwd": fwd, "plan": fwd + fb}.get(group, fb)
+            score = {"fwd": fwd, "plan": fwd + fb / 4}.get(group, fb)  # f+b has more slack against fla
             ok = err <= 2e-2
             print(f"  {group} {patch}: fwd {fwd:.3f} f+b {fb:.3f} err {err:.1e}{'' if ok else ' WRONG'}", flush=True)
             log.append({"t": t, "group": group, "patch": patch, "fwd": fwd, "fb": fb, "err": err})
@@ -125,14 +127,16 @@ def main():
     ap.add_argument("--t", type=int, default=4096, help="T of the search")
     ap.add_argument("--check-ts", default="1024,16384,65536", help="T values to time default vs best")
     ap.add_argument("--budget", type=float, default=150.0, help="seconds for the search; later groups skipped")
+    ap.add_argument("--groups", default="", help="comma-separated groups to search (default: all)")
+    ap.add_argument("--no-check", action="store_true", help="skip the float64 check of the winner")
     ap.add_argument("--out", default="results")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     log = []
-    search(args.t, log, args.budget)
+    search(args.t, log, args.budget, set(filter(None, args.groups.split(","))))
     best = copy.deepcopy(CFG)
     print(f"best config: {json.dumps(best)}", flush=True)
-    errs = check_f64()
+    errs = {} if args.no_check else check_f64()
     for t in map(int, filter(None, args.check_ts.split(","))):
         xs, do, s = inputs(t)
         for name, cfg in (("default", triton_config.DEFAULT), ("best", best)):

@@ -24,7 +24,21 @@ def test_bf16_matches_naive(t, d, e):
     errs = compare(got, ref)
     assert len(errs) == 7
     assert max(v for n, v in errs.items() if n != "ddecay") <= 1e-2, errs
-    assert errs["ddecay"] <= 1e-1, errs  # a difference of position-weighted sums: see KERNELS.md
+    ds_err = decay_grad_error(inp, got, ref)
+    assert ds_err <= 1e-2, (ds_err, errs)
+
+
+def decay_grad_error(inp, got, ref):
+    """|ds - ds_ref| relative to the size of the terms it is a difference of (spec 1.4):
+    sum_t t (|q_t . dq_t| + |k_t . dk_t|) + T |<dS_T, S_T>| per head. ds cancels these terms (by up to 75x at
+    D = 128, T = 4096 for these inputs, measured in float64), so bf16 dots give a large error relative to ds
+    itself; relative to the terms it is the usual bf16 error."""
+    t = inp["q"].shape[1]
+    pos = torch.arange(1, t + 1, device=inp["q"].device, dtype=F64)[None, :, None]
+    q, k = inp["q"].double(), inp["k"].double()
+    terms = ((q * ref["dq"]).sum(-1) * pos).abs().sum((0, 1)) + ((k * ref["dk"]).sum(-1) * pos).abs().sum((0, 1))
+    terms = terms + t * (inp["ds"].double() * ref["final_state"]).sum((2, 3)).abs().sum(0)
+    return float(((got["ddecay"].double() - ref["ddecay"]).abs() / terms).max())
 
 
 @pytest.mark.parametrize("decay", [None, [0.0, 7.9, 0.5, 0.0039]])

@@ -41,7 +41,7 @@ def dkv_kernel(
     KD: tl.constexpr,
     ED: tl.constexpr,
     C: tl.constexpr,
-    SEG: tl.constexpr,
+    SEG,
     G,
     BK: tl.constexpr,
     BE: tl.constexpr,

@@ -12,7 +12,7 @@ import triton.language as tl
 
 
 @triton.jit
-def item_bounds(i_item, items, cu, T, SEG: tl.constexpr, G, VARLEN: tl.constexpr):
+def item_bounds(i_item, items, cu, T, SEG, G, VARLEN: tl.constexpr):
     """(sequence n, segment g, bos, eos, segment start, segment end, segments of n); positions int64."""
     if VARLEN:
         i_n = tl.load(items + 2 * i_item).to(tl.int64)
@@ -71,7 +71,7 @@ def state_entering(
     H,
     KD,
     ED,
-    SEG: tl.constexpr,
+    SEG,
     rows,
     cols,
     m_r,
@@ -111,7 +111,7 @@ def grad_leaving(
     H,
     KD,
     ED,
-    SEG: tl.constexpr,
+    SEG,
     rows,
     cols,
     m_r,

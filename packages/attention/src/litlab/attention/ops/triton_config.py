@@ -1,8 +1,8 @@
 """Launch configuration of the Lightning Attention-2 Triton kernels (arXiv 2401.04658): chunk sizes, tile
 widths, warps and pipeline stages per kernel, and how many programs per SM the segment plan aims for.
 
-The defaults were picked by ``benchmarks/attention_sweep.py`` on one H200 (bf16, H = 16, D = E = 128,
-T = 1k and 16k; numbers in KERNELS.md). ``CONFIG`` is a plain dict so the sweep can change it in place;
+The defaults were picked by ``benchmarks/attention_sweep.py`` on one H200 (bf16, 64k tokens per call,
+H = 16, D = E = 128, T = 4096; numbers in KERNELS.md). ``CONFIG`` is a plain dict so the sweep can change it in place;
 under the interpreter only the chunk sizes and tile widths matter.
 """
 
@@ -14,18 +14,18 @@ CONFIG: dict = {
     # chunk C of the forward kernels (fwd, seg_state) and of the backward kernels (dq, dk, dv, dkv, seg_grad)
     "fwd_chunk": 64,
     "bwd_chunk": 64,
-    # the segment plan aims for programs_per_sm x SMs programs (items x heads x tiles of the forward)
+    # when B x H x (forward tiles) < SMs, the segment plan aims for programs_per_sm x SMs programs
     "programs_per_sm": 4,
     # "elems": most elements of a program's fp32 state tile; it sets the E tile (fwd, dv) or K tile (dq, dk)
     # as elems // (the other, full head dim), a power of two in [16, padded dim]; the rest are launch options
-    "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 3},
+    "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 2},
     "seg": {"num_warps": 4, "num_stages": 3},
-    "dq": {"elems": 8192, "num_warps": 4, "num_stages": 3},
+    "dq": {"elems": 8192, "num_warps": 4, "num_stages": 2},
     "dk": {"elems": 8192, "num_warps": 4, "num_stages": 3},
     "dv": {"elems": 8192, "num_warps": 4, "num_stages": 3},
     # fuse_dkdv: one reverse sweep with the whole [K, E] state gradient computes dk and dv (dkv_kernel)
-    "fuse_dkdv": False,
-    "dkv": {"num_warps": 8, "num_stages": 2},
+    "fuse_dkdv": True,
+    "dkv": {"num_warps": 8, "num_stages": 1},
 }
 
 DEFAULT = copy.deepcopy(CONFIG)

@@ -34,7 +34,7 @@ def fwd_kernel(
     KD: tl.constexpr,
     ED: tl.constexpr,
     C: tl.constexpr,
-    SEG: tl.constexpr,
+    SEG,
     G,
     BK: tl.constexpr,
     BE: tl.constexpr,

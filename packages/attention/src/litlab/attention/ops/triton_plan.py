@@ -32,24 +32,25 @@ def _sm_count(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
 
 
-def _target_programs(device: torch.device) -> int:
+def _sms(device: torch.device) -> int:
     if device.type != "cuda":
         return 1
-    sms = _sm_count(device.index if device.index is not None else torch.cuda.current_device())
-    return CONFIG["programs_per_sm"] * sms
+    return _sm_count(device.index if device.index is not None else torch.cuda.current_device())
 
 
 def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
-    """Cut sequences into segments of ``seg`` tokens (a multiple of both chunks, powers of two). seg=None
-    picks the longest segment for which items * H * tiles still fills the GPU (one segment per sequence when
-    B*H is large)."""
+    """Cut sequences into segments of ``seg`` tokens (a multiple of both chunks, powers of two). seg=None: one
+    segment per sequence when B*H*tiles programs give every SM one, else segments for programs_per_sm x SMs
+    programs (segments cost a pass over k, v and q, dO in the segment kernels, measured on the H200 as worse
+    than one program per SM)."""
     chunk = max(chunks)
     lens = None if cu_seqlens is None else (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
     n_seq = b if lens is None else len(lens)
     if seg is None:
-        want = _target_programs(device)
+        sms = _sms(device)
+        want = CONFIG["programs_per_sm"] * sms
         if lens is None:
-            g = min(triton.cdiv(want, b * h * tiles), triton.cdiv(t, chunk))
+            g = 1 if b * h * tiles >= sms else min(triton.cdiv(want, b * h * tiles), triton.cdiv(t, chunk))
             seg = triton.cdiv(triton.cdiv(t, g), chunk) * chunk
         else:
             seg = triton.cdiv(max(1, t * h * tiles // want), chunk) * chunk

@@ -29,7 +29,7 @@ def seg_state_kernel(
     KD: tl.constexpr,
     ED: tl.constexpr,
     C: tl.constexpr,
-    SEG: tl.constexpr,
+    SEG,
     G,
     BK: tl.constexpr,
     BE: tl.constexpr,
@@ -48,7 +48,8 @@ def seg_state_kernel(
     offs_e = i_e * BE + tl.arange(0, BE)
     m_k, m_e = offs_k < KD, offs_e < ED
     acc = tl.zeros([BK, BE], dtype=tl.float32)
-    for cs in range(ss, se, C):
+    last = g == n_seg - 1  # the last segment's L is never read: skip its pass over k, v
+    for cs in range(ss, tl.where(last, ss, se), C):
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
@@ -76,7 +77,7 @@ def seg_grad_kernel(
     KD: tl.constexpr,
     ED: tl.constexpr,
     C: tl.constexpr,
-    SEG: tl.constexpr,
+    SEG,
     G,
     BK: tl.constexpr,
     BE: tl.constexpr,
@@ -95,7 +96,8 @@ def seg_grad_kernel(
     offs_e = i_e * BE + tl.arange(0, BE)
     m_k, m_e = offs_k < KD, offs_e < ED
     acc = tl.zeros([BK, BE], dtype=tl.float32)
-    for cs in range(ss, se, C):
+    first = g == 0  # the first segment's M is never read: skip its pass over q, dO
+    for cs in range(ss, tl.where(first, ss, se), C):
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
