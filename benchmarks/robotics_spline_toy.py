@@ -98,7 +98,12 @@ def _half(r: dict) -> str:
     return f"{h['mse']:.4f} @ {h['steps_done']}"
 
 
-def report(out: Path, plot: str | None):
+def _at(r: dict | None, step: int) -> dict | None:
+    """The evaluation of run ``r`` after exactly ``step`` steps, if it has one."""
+    return next((h for h in (r or {}).get("history", []) if h["steps_done"] == step), None)
+
+
+def report(out: Path, plot: str | None, at_step: int | None = None):
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*_T*.json"))]
     by = {(r["tokenizer"], r["T"]): r for r in rows}
     ts = sorted({r["T"] for r in rows})
@@ -120,36 +125,64 @@ def report(out: Path, plot: str | None):
             " / ".join(str(r.get("steps_done", r["steps"])) for r in (b, f) if r),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    if at_step:
+        lines += [
+            "",
+            f"Every run after {at_step} steps:",
+            "",
+            "| T | binning MSE | FAST MSE | FAST strict decode failures "
+            "| copy fraction of binning tokens: predicted / true |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for t in ts:
+            b, f = _at(by.get(("binning", t)), at_step), _at(by.get(("fast", t)), at_step)
+            cells = [str(t), f"{b['mse']:.4f}" if b else "-", f"{f['mse']:.4f}" if f else "-"]
+            cells += [f"{f['decode_failures']:.0%}" if f else "-"]
+            cells += [f"{b['copy_frac_pred']:.2f} / {b['copy_frac_true']:.2f}" if b else "-"]
+            lines.append("| " + " | ".join(cells) + " |")
     print("\n".join(lines))
     if plot:
-        _plot(by, ts, plot)
+        _plot(by, ts, plot, at_step)
     return "\n".join(lines)
 
 
-def _plot(by: dict, ts: list[int], plot: str):
+def _plot(by: dict, ts: list[int], plot: str, at_step: int | None):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8, 3.2), dpi=90)
-    for tok, style, name in (("binning", "o-", "naive binning"), ("fast", "s-", "FAST")):
-        pts = [(t, by[(tok, t)]["mse"]) for t in ts if (tok, t) in by]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8.5, 3.3), dpi=90)
+    for tok, mark, color, name in (("binning", "o", "C0", "naive binning"), ("fast", "s", "C1", "FAST")):
+        runs = [(t, by[(tok, t)]) for t in ts if (tok, t) in by]
+        done = [(t, r["mse"]) for t, r in runs if r.get("steps_done", r["steps"]) == r["steps"]]
+        cut = [(t, r) for t, r in runs if r.get("steps_done", r["steps"]) != r["steps"]]
+        steps = runs[0][1]["steps"] if runs else 0
+        if done:
+            ax.plot(*zip(*done), mark + "-", color=color, label=f"{name}, {steps} steps")
+        for t, r in cut:
+            ax.plot([t], [r["mse"]], mark, mfc="none", color=color)
+            ax.annotate(f"{r['steps_done']}", (t, r["mse"]), textcoords="offset points", xytext=(-8, 6), fontsize=7)
+        pts = [(t, h["mse"]) for t, r in runs if (h := _at(r, at_step or -1))]
         if pts:
-            ax.plot(*zip(*pts), style, label=name)
-    pts = [(t, by[("binning", t)]) for t in ts if ("binning", t) in by]
-    if pts:
-        ax2.plot([t for t, _ in pts], [r["copy_frac_pred"] for _, r in pts], "o-", label="binning: predicted")
-        ax2.plot([t for t, _ in pts], [r["copy_frac_true"] for _, r in pts], "k--", label="binning: true curve")
+            ax.plot(*zip(*pts), mark + ":", color=color, alpha=0.5, label=f"{name}, {at_step} steps")
+        if tok == "binning" and runs:
+            ax2.plot([t for t, _ in runs], [r["copy_frac_pred"] for _, r in runs], "o-", label="predicted (last eval)")
+            ax2.plot([t for t, _ in runs], [r["copy_frac_true"] for _, r in runs], "k--", label="true curves")
+            pts = [(t, h["copy_frac_pred"]) for t, r in runs if (h := _at(r, at_step or -1))]
+            if pts:
+                ax2.plot(*zip(*pts), "o:", color="C0", alpha=0.5, label=f"predicted, {at_step} steps")
     for a in (ax, ax2):
         a.set_xscale("log")
         a.set_xticks(ts, [str(t) for t in ts])
         a.minorticks_off()
         a.set_xlabel("samples per chunk T")
-        a.legend(fontsize=8)
+        a.legend(fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("prediction MSE (greedy)")
-    ax2.set_ylabel("tokens equal to the previous one")
+    ax.set_title("error vs sampling rate (hollow: run cut at N steps)", fontsize=8)
+    ax2.set_ylabel("fraction of binning tokens = previous")
+    ax2.set_title("naive binning copies its previous token", fontsize=8)
     fig.tight_layout()
     fig.savefig(plot)
 
@@ -172,11 +205,12 @@ def main():
     ap.add_argument("--out", default="runs/spline_toy")
     ap.add_argument("--report", action="store_true")
     ap.add_argument("--plot", default=None)
+    ap.add_argument("--at-step", type=int, default=None, help="--report: also a table of every run at this step")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.report:
-        report(out, args.plot)
+        report(out, args.plot, args.at_step)
         return
     torch.set_num_threads(1)
     torch.set_float32_matmul_precision("high")  # TF32 matmuls on a GPU; no effect on CPU
