@@ -3,7 +3,8 @@
 # first), then the spline toy (experiment 2: both arms x T in 25..800, all twelve runs at once on the one
 # GPU) with the GPU tests alongside. Usage: bash benchmarks/robotics_gpu_run.sh OUTDIR
 # Env: STEPS (6000), BATCH (64), N_TRAIN (20000), SPLINE_TIMEOUT (s, 170), SPEED_ARGS, DEVICES (cpu cuda),
-# ACCEL (gpu; cpu for a dry run here).
+# ACCEL (gpu; cpu for a dry run here), TOKENIZERS ("binning fast"), HORIZONS ("25 50 100 200 400 800"), SKIP_SPEED=1.
+# Finishing only the heaviest arm, for example: TOKENIZERS=binning HORIZONS="400 800" SKIP_SPEED=1 SPLINE_TIMEOUT=420
 set -u
 out=${1:-results}
 steps=${STEPS:-6000}
@@ -26,11 +27,11 @@ numpy.__version__, 'numba', numba.__version__, 'tokenizers', tokenizers.__versio
   lscpu | grep -m1 'Model name'
 } 2>&1 | tee "$out/env.txt"
 
-timeout 70 python3 benchmarks/robotics_speed.py --devices ${DEVICES:-cpu cuda} ${SPEED_ARGS:---chunks 5000 --reps 7} \
+[[ -n ${SKIP_SPEED:-} ]] || timeout 70 python3 benchmarks/robotics_speed.py --devices ${DEVICES:-cpu cuda} ${SPEED_ARGS:---chunks 5000 --reps 7} \
   --append "$out/speed.md" 2>&1 | grep -v Warning | tee "$out/speed.log"
 
-for tok in binning fast; do
-  for t in 25 50 100 200 400 800; do
+for tok in ${TOKENIZERS:-binning fast}; do
+  for t in ${HORIZONS:-25 50 100 200 400 800}; do
     timeout "${SPLINE_TIMEOUT:-170}" python3 benchmarks/robotics_spline_toy.py --accelerator "${ACCEL:-gpu}" --tokenizer $tok \
       --horizons $t --steps "$steps" --eval-every $((steps / 4)) --batch-size "${BATCH:-64}" --warmup 200 \
       --n-train "${N_TRAIN:-20000}" --out "$out/spline" >"$out/spline/log_${tok}_T$t.txt" 2>&1 &
