@@ -16,7 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = re.compile(r"(?P<cond>stress|mixed)-(?P<arm>.+)-lr(?P<lr>[0-9.e+-]+)-s(?P<seed>\d+)$")
 ARM_ORDER = ("dpo", "dpo-nll", "simpo", "smpo", "smpo-published", "smpo-modified")
 LABELS = {"dpo": "DPO", "dpo-nll": "DPO + chosen NLL", "simpo": "SimPO", "smpo": "SMPO original",
-          "smpo-published": "SMPO modified as published", "smpo-modified": "SMPO modified"}  # fmt: skip
+          "smpo-published": "SMPO modified as published", "smpo-modified": "SMPO modified",
+          "smpo-mod-noflip": "– EOS flip (c = 1)", "smpo-mod-noclip": "– lower clip", "smpo-mod-nofloor": "– floor",
+          "smpo-mod-none": "– all three transforms", "smpo-mod-nosft": "– SFT term",
+          "smpo-mod-nosft-none": "– SFT term – transforms", "smpo-sig-nosft": "sigmoid loss, – SFT term",
+          "smpo-sig-nosft-none": "sigmoid loss, – SFT term – transforms"}  # fmt: skip
+# the transform ablation (SMPO modified with parts removed), shown where DPO collapsed (5x lr)
+ABLATION_ORDER = ("dpo", "smpo-modified", "smpo-mod-noflip", "smpo-mod-noclip", "smpo-mod-nofloor", "smpo-mod-none",
+                  "smpo-mod-nosft", "smpo-mod-nosft-none", "smpo-sig-nosft", "smpo-sig-nosft-none")  # fmt: skip
 FINAL = [
     ("gen_id/accuracy", "ID acc"),
     ("gen_id/eos_rate", "ID EOS"),
@@ -86,19 +93,21 @@ def fmt(values: list[float]) -> str:
     return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def table(groups: dict, sfts: dict) -> str:
+def table(groups: dict, sfts: dict, order: tuple = ARM_ORDER, title: str = "") -> str:
     lines = []
     for (cond, lr), arms in sorted(groups.items()):
+        if not any(a in arms for a in order):
+            continue
         sft = sfts.get(cond)
         caption = (
-            f"\n**{cond}, lr {lr}**: mean ± sd over seeds at the last validation (step 300); rej. EOS logp "
+            f"\n**{title}{cond}, lr {lr}**: mean ± sd over seeds at the last validation (step 300); rej. EOS logp "
             "and chosen logp: mean over the last 5 logged training steps (50 steps).\n"
         )
         header = "| arm | seeds | " + " | ".join(h for _, h in FINAL) + " |"
         lines += [caption, header, "|---|---|" + "---|" * len(FINAL)]
         if sft:
             lines.append("| SFT start | 1 | " + " | ".join(fmt([sft[k]]) if k in sft else "–" for k, _ in FINAL) + " |")
-        for arm in [a for a in ARM_ORDER if a in arms]:
+        for arm in [a for a in order if a in arms]:
             finals = [final_values(rows) for rows in arms[arm]]
             cells = [fmt([f[k] for f in finals]) for k, _ in FINAL]
             lines.append(f"| {LABELS[arm]} | {len(finals)} | " + " | ".join(cells) + " |")
@@ -127,7 +136,7 @@ def band(ax, runs: list[list[dict]], key: str, label: str, smooth: int = 1) -> N
         ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
 
 
-def plot(groups: dict, sfts: dict, out: Path) -> list[Path]:
+def plot(groups: dict, sfts: dict, out: Path, order: tuple = ARM_ORDER, prefix: str = "eos_experiment") -> list:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,10 +151,12 @@ def plot(groups: dict, sfts: dict, out: Path) -> list[Path]:
     ]
     paths = []
     for (cond, lr), arms in sorted(groups.items()):
+        if sum(a in arms for a in order) < 2:
+            continue
         sft = sfts.get(cond)
         fig, axes = plt.subplots(1, len(panels), figsize=(20, 3.4))
         for ax, (key, title, smooth) in zip(axes, panels):
-            for arm in [a for a in ARM_ORDER if a in arms]:
+            for arm in [a for a in order if a in arms]:
                 band(ax, arms[arm], key, LABELS[arm], smooth)
             if sft and key in sft:
                 ax.axhline(sft[key], color="k", ls="--", lw=1, label="SFT start")
@@ -154,7 +165,7 @@ def plot(groups: dict, sfts: dict, out: Path) -> list[Path]:
         axes[0].legend(fontsize=8)
         fig.suptitle(f"condition {cond}, lr {lr}", fontsize=10)
         fig.tight_layout()
-        path = out / f"eos_experiment_{cond}_lr{lr}.png"
+        path = out / f"{prefix}_{cond}_lr{lr}.png"
         fig.savefig(path, dpi=70)
         plt.close(fig)
         paths.append(path)
@@ -202,6 +213,11 @@ def report(root: Path, out: Path | None = None) -> str:
     sft = {cond: sft_baseline(root, cond) for cond, _ in groups}
     text = table(groups, sft)
     plots = plot(groups, sft, out)
+    stressed = {key: arms for key, arms in groups.items() if float(key[1]) > 1e-3}
+    ablation_arms = ABLATION_ORDER[2:]
+    if any(a in arms for arms in stressed.values() for a in ablation_arms):
+        text += "\n\n" + table(stressed, sft, ABLATION_ORDER, "ablation of SMPO modified, ")
+        plots += plot(stressed, sft, out, ABLATION_ORDER, "eos_ablation")
     (out / "eos_experiment.md").write_text(text + "\n")
     summary = {f"{c}-lr{lr}": {arm: [final_values(r) for r in runs] for arm, runs in arms.items()}
                for (c, lr), arms in groups.items()}  # fmt: skip
