@@ -42,6 +42,10 @@ ABLATIONS = {
     # an unbounded preference loss like DPO's (sigmoid), no SFT term: with and without the transforms
     "smpo-sig-nosft": ("smpo-modified", dict(loss_type="sigmoid", sft_weight=0.0)),
     "smpo-sig-nosft-none": ("smpo-modified", dict(loss_type="sigmoid", sft_weight=0.0, **_NO_TRANSFORMS)),
+    # ... and with one transform disabled at a time
+    "smpo-sig-nosft-noflip": ("smpo-modified", dict(loss_type="sigmoid", sft_weight=0.0, eos_rejected_coef=1.0)),
+    "smpo-sig-nosft-noclip": ("smpo-modified", dict(loss_type="sigmoid", sft_weight=0.0, lower_clip_percentile=None)),
+    "smpo-sig-nosft-nofloor": ("smpo-modified", dict(loss_type="sigmoid", sft_weight=0.0, min_log_prob=None)),
 }
 CONDITIONS = {"stress": 0.0, "mixed": 0.5}
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,10 +20,14 @@ LABELS = {"dpo": "DPO", "dpo-nll": "DPO + chosen NLL", "simpo": "SimPO", "smpo":
           "smpo-mod-noflip": "– EOS flip (c = 1)", "smpo-mod-noclip": "– lower clip", "smpo-mod-nofloor": "– floor",
           "smpo-mod-none": "– all three transforms", "smpo-mod-nosft": "– SFT term",
           "smpo-mod-nosft-none": "– SFT term – transforms", "smpo-sig-nosft": "sigmoid loss, – SFT term",
-          "smpo-sig-nosft-none": "sigmoid loss, – SFT term – transforms"}  # fmt: skip
+          "smpo-sig-nosft-none": "sigmoid loss, – SFT term – transforms",
+          "smpo-sig-nosft-noflip": "sigmoid loss, – SFT term – EOS flip",
+          "smpo-sig-nosft-noclip": "sigmoid loss, – SFT term – lower clip",
+          "smpo-sig-nosft-nofloor": "sigmoid loss, – SFT term – floor"}  # fmt: skip
 # the transform ablation (SMPO modified with parts removed), shown where DPO collapsed (5x lr)
 ABLATION_ORDER = ("dpo", "smpo-modified", "smpo-mod-noflip", "smpo-mod-noclip", "smpo-mod-nofloor", "smpo-mod-none",
-                  "smpo-mod-nosft", "smpo-mod-nosft-none", "smpo-sig-nosft", "smpo-sig-nosft-none")  # fmt: skip
+                  "smpo-mod-nosft", "smpo-mod-nosft-none", "smpo-sig-nosft", "smpo-sig-nosft-noflip",
+                  "smpo-sig-nosft-noclip", "smpo-sig-nosft-nofloor", "smpo-sig-nosft-none")  # fmt: skip
 FINAL = [
     ("gen_id/accuracy", "ID acc"),
     ("gen_id/eos_rate", "ID EOS"),
