@@ -17,17 +17,21 @@ RUN = re.compile(r"(?P<cond>stress|mixed)-(?P<arm>.+)-lr(?P<lr>[0-9.e+-]+)-s(?P<
 ARM_ORDER = ("dpo", "dpo-nll", "simpo", "smpo", "smpo-published", "smpo-modified")
 LABELS = {"dpo": "DPO", "dpo-nll": "DPO + chosen NLL", "simpo": "SimPO", "smpo": "SMPO original",
           "smpo-published": "SMPO modified as published", "smpo-modified": "SMPO modified",
-          "smpo-mod-noflip": "– EOS flip (c = 1)", "smpo-mod-noclip": "– lower clip", "smpo-mod-nofloor": "– floor",
-          "smpo-mod-none": "– all three transforms", "smpo-mod-nosft": "– SFT term",
-          "smpo-mod-nosft-none": "– SFT term – transforms", "smpo-sig-nosft": "sigmoid loss, – SFT term",
-          "smpo-sig-nosft-none": "sigmoid loss, – SFT term – transforms",
-          "smpo-sig-nosft-noflip": "sigmoid loss, – SFT term – EOS flip",
-          "smpo-sig-nosft-noclip": "sigmoid loss, – SFT term – lower clip",
-          "smpo-sig-nosft-nofloor": "sigmoid loss, – SFT term – floor"}  # fmt: skip
-# the transform ablation (SMPO modified with parts removed), shown where DPO collapsed (5x lr)
-ABLATION_ORDER = ("dpo", "smpo-modified", "smpo-mod-noflip", "smpo-mod-noclip", "smpo-mod-nofloor", "smpo-mod-none",
-                  "smpo-mod-nosft", "smpo-mod-nosft-none", "smpo-sig-nosft", "smpo-sig-nosft-noflip",
-                  "smpo-sig-nosft-noclip", "smpo-sig-nosft-nofloor", "smpo-sig-nosft-none")  # fmt: skip
+          "smpo-mod-noflip": "no EOS flip (c = 1)", "smpo-mod-noclip": "no lower clip", "smpo-mod-nofloor": "no floor",
+          "smpo-mod-none": "no transforms", "smpo-mod-nosft": "no SFT term",
+          "smpo-mod-nosft-none": "no SFT, no transforms",
+          "smpo-sig-nosft": "sigmoid, no SFT (all transforms)", "smpo-sig-nosft-none": "sigmoid, no SFT, no transforms",
+          "smpo-sig-nosft-noflip": "sigmoid, no SFT, no EOS flip",
+          "smpo-sig-nosft-noclip": "sigmoid, no SFT, no lower clip",
+          "smpo-sig-nosft-nofloor": "sigmoid, no SFT, no floor"}  # fmt: skip
+# transform ablations of SMPO modified, where DPO collapsed (5x lr): (a) as published (smooth lower bound + SFT
+# term), (b) with an unbounded sigmoid preference loss and no SFT term
+ABLATIONS = {
+    "a": ("dpo", "smpo-modified", "smpo-mod-noflip", "smpo-mod-noclip", "smpo-mod-nofloor", "smpo-mod-none",
+          "smpo-mod-nosft", "smpo-mod-nosft-none"),
+    "b": ("dpo", "smpo-sig-nosft", "smpo-sig-nosft-noflip", "smpo-sig-nosft-noclip", "smpo-sig-nosft-nofloor",
+          "smpo-sig-nosft-none"),
+}  # fmt: skip
 FINAL = [
     ("gen_id/accuracy", "ID acc"),
     ("gen_id/eos_rate", "ID EOS"),
@@ -218,10 +222,10 @@ def report(root: Path, out: Path | None = None) -> str:
     text = table(groups, sft)
     plots = plot(groups, sft, out)
     stressed = {key: arms for key, arms in groups.items() if float(key[1]) > 1e-3}
-    ablation_arms = ABLATION_ORDER[2:]
-    if any(a in arms for arms in stressed.values() for a in ablation_arms):
-        text += "\n\n" + table(stressed, sft, ABLATION_ORDER, "ablation of SMPO modified, ")
-        plots += plot(stressed, sft, out, ABLATION_ORDER, "eos_ablation")
+    for name, order in ABLATIONS.items():
+        if any(a in arms for arms in stressed.values() for a in order[2:]):
+            text += "\n\n" + table(stressed, sft, order, f"ablation ({name}) of SMPO modified, ")
+            plots += plot(stressed, sft, out, order, f"eos_ablation_{name}")
     (out / "eos_experiment.md").write_text(text + "\n")
     summary = {f"{c}-lr{lr}": {arm: [final_values(r) for r in runs] for arm, runs in arms.items()}
                for (c, lr), arms in groups.items()}  # fmt: skip
