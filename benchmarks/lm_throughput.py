@@ -63,6 +63,11 @@ def hf_llama(name: str):
     return model, lambda ids: model(input_ids=ids[:, :-1], labels=ids[:, :-1]).loss
 
 
+# Spec anchors (tokens/s on one H200, measured by the same protocol in another run), drawn dashed by --anchors
+ANCHORS = {
+    "fla-retnet 141M (anchor)": [453.9e3, 444.9e3, 441.1e3, 368.6e3],
+    "hf-llama-sdpa 162M (anchor)": [251.0e3, 232.2e3, 174.9e3, 87.9e3],
+}
 MODELS = {**{name: litlab_model for name in LITLAB}, "fla-retnet": fla_retnet, "hf-llama-sdpa": hf_llama}
 
 
@@ -135,8 +140,8 @@ def report(path: str) -> str:
     return "\n".join(lines)
 
 
-def plot(path: str, png: str) -> None:
-    """Tokens/s against T for every model of an lm_throughput.jsonl, saved as a small PNG."""
+def plot(path: str, png: str, anchors: bool = False) -> None:
+    """Tokens/s against T for every model of an lm_throughput.jsonl (and the spec anchors), as a small PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,6 +153,8 @@ def plot(path: str, png: str) -> None:
         pts = sorted((r["T"], r["tokens_per_s"] / 1e3) for r in rows if r["model"] == name)
         params = next(r["params_M"] for r in rows if r["model"] == name)
         ax.plot(*zip(*pts), marker="o", label=f"{name} ({params:.0f}M)")
+    for name, values in ANCHORS.items() if anchors else ():
+        ax.plot([1024, 4096, 16384, 65536], [v / 1e3 for v in values], "--", marker="x", label=name)
     ax.set(xscale="log", xlabel="context T (65,536 tokens per step)", ylabel="training tokens/s (thousands)")
     ax.set_xticks([1024, 4096, 16384, 65536], ["1K", "4K", "16K", "64K"])
     ax.set_ylim(bottom=0)
@@ -167,11 +174,12 @@ def main() -> None:
     p.add_argument("--out", default=".")
     p.add_argument("--report", help="print the table of an existing lm_throughput.jsonl and exit")
     p.add_argument("--plot", help="with --report: also save tokens/s against T to this PNG")
+    p.add_argument("--anchors", action="store_true", help="with --plot: draw the spec anchors dashed")
     args = p.parse_args()
     if args.report:
         print(report(args.report))
         if args.plot:
-            plot(args.report, args.plot)
+            plot(args.report, args.plot, args.anchors)
         return
     os.makedirs(args.out, exist_ok=True)
     print(f"GPU {torch.cuda.get_device_name()}, torch {torch.__version__}", flush=True)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from litlab.attention import BackboneConfig, LanguageModel
-from litlab.attention.lm.cross_entropy import chunk_loss_and_grad, linear_cross_entropy
+from litlab.attention.lm.cross_entropy import chunk_loss_and_grad, chunk_loss_and_grad_inplace, linear_cross_entropy
 
 
 def test_two_class_case_by_hand():
@@ -40,11 +40,12 @@ def test_matches_full_cross_entropy_in_float64(chunk):
     assert (dh - gh).norm() / gh.norm() < 1e-12 and (dw - gw).norm() / gw.norm() < 1e-12
 
 
-def test_chunk_gradient_is_softmax_minus_onehot():
+@pytest.mark.parametrize("fn", [chunk_loss_and_grad, chunk_loss_and_grad_inplace])
+def test_chunk_gradient_is_softmax_minus_onehot(fn):
     torch.manual_seed(1)
     z = torch.randn(5, 9, dtype=torch.float64)
     y = torch.tensor([0, 8, 3, 3, 1])
-    loss, grad = chunk_loss_and_grad(z, y, 0.25)
+    loss, grad = fn(z.clone(), y, 0.25)
     assert loss.item() == pytest.approx(F.cross_entropy(z, y, reduction="sum").item(), rel=1e-12)
     assert torch.allclose(grad, 0.25 * (z.softmax(-1) - F.one_hot(y, 9)), atol=1e-15)
 
