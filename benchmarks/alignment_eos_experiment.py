@@ -46,6 +46,19 @@ ABLATIONS = {
     "smpo-sig-nosft-noflip": ("smpo-modified", dict(loss_type="sigmoid", sft_weight=0.0, eos_rejected_coef=1.0)),
     "smpo-sig-nosft-noclip": ("smpo-modified", dict(loss_type="sigmoid", sft_weight=0.0, lower_clip_percentile=None)),
     "smpo-sig-nosft-nofloor": ("smpo-modified", dict(loss_type="sigmoid", sft_weight=0.0, min_log_prob=None)),
+    # ... and with one transform alone
+    "smpo-sig-nosft-onlyflip": (
+        "smpo-modified",
+        dict(loss_type="sigmoid", sft_weight=0.0, lower_clip_percentile=None, min_log_prob=None),
+    ),
+    "smpo-sig-nosft-onlyclip": (
+        "smpo-modified",
+        dict(loss_type="sigmoid", sft_weight=0.0, eos_rejected_coef=1.0, min_log_prob=None),
+    ),
+    "smpo-sig-nosft-onlyfloor": (
+        "smpo-modified",
+        dict(loss_type="sigmoid", sft_weight=0.0, eos_rejected_coef=1.0, lower_clip_percentile=None),
+    ),
 }
 CONDITIONS = {"stress": 0.0, "mixed": 0.5}
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,14 +23,17 @@ LABELS = {"dpo": "DPO", "dpo-nll": "DPO + chosen NLL", "simpo": "SimPO", "smpo":
           "smpo-sig-nosft": "sigmoid, no SFT (all transforms)", "smpo-sig-nosft-none": "sigmoid, no SFT, no transforms",
           "smpo-sig-nosft-noflip": "sigmoid, no SFT, no EOS flip",
           "smpo-sig-nosft-noclip": "sigmoid, no SFT, no lower clip",
-          "smpo-sig-nosft-nofloor": "sigmoid, no SFT, no floor"}  # fmt: skip
+          "smpo-sig-nosft-nofloor": "sigmoid, no SFT, no floor",
+          "smpo-sig-nosft-onlyflip": "sigmoid, no SFT, EOS flip only",
+          "smpo-sig-nosft-onlyclip": "sigmoid, no SFT, lower clip only",
+          "smpo-sig-nosft-onlyfloor": "sigmoid, no SFT, floor only"}  # fmt: skip
 # transform ablations of SMPO modified, where DPO collapsed (5x lr): (a) as published (smooth lower bound + SFT
 # term), (b) with an unbounded sigmoid preference loss and no SFT term
 ABLATIONS = {
     "a": ("dpo", "smpo-modified", "smpo-mod-noflip", "smpo-mod-noclip", "smpo-mod-nofloor", "smpo-mod-none",
           "smpo-mod-nosft", "smpo-mod-nosft-none"),
     "b": ("dpo", "smpo-sig-nosft", "smpo-sig-nosft-noflip", "smpo-sig-nosft-noclip", "smpo-sig-nosft-nofloor",
-          "smpo-sig-nosft-none"),
+          "smpo-sig-nosft-onlyflip", "smpo-sig-nosft-onlyclip", "smpo-sig-nosft-onlyfloor", "smpo-sig-nosft-none"),
 }  # fmt: skip
 FINAL = [
     ("gen_id/accuracy", "ID acc"),
