@@ -103,6 +103,8 @@ def fused_token_loss(
         hidden, weight, targets, bias, transform, ignore_index: as in `chunked_token_logps`.
         loss_fn: maps label log-probs [R, T] (0 off-label, fp32 or float64) to (scalar loss, info dict) or a
             scalar loss; evaluated once per group becoming final (unknown rows read 0 then) and once on all.
+            Gradients flow through the log-probs only: anything else it uses is a constant (reference
+            log-probs are; a learnable loss parameter would get no gradient).
         groups: a partition of the rows 0..R-1 such that the gradient of a row depends only on the log-probs
             of its group and of `shared` (preference pairs; `PreferenceObjective.gradient_groups`). None: one
             group (always valid). A wrong declaration raises a RuntimeError, never a wrong gradient.
