@@ -42,7 +42,8 @@ def litlab_model(name: str):
 def fla_retnet(name: str):
     from fla.models import RetNetConfig, RetNetForCausalLM
 
-    cfg = RetNetConfig(hidden_size=768, num_hidden_layers=12, num_heads=6, vocab_size=32000)
+    # fla's defaults give 134M (MLP 1024); MLP 1280 gives the anchor's 141M (92M non-embedding, untied head)
+    cfg = RetNetConfig(hidden_size=768, num_hidden_layers=12, num_heads=6, vocab_size=32000, intermediate_size=1280)
     model = RetNetForCausalLM(cfg)
     return model, lambda ids: model(input_ids=ids[:, :-1], labels=ids[:, :-1]).loss
 
