@@ -52,6 +52,15 @@ class CompiledStep:
         self.update = torch.compile(_update, backend=backend, **options)
 
     def __call__(self, agent: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch) -> dict[str, Tensor]:
+        # Gradients get memory of their own, accumulated into in place: under inductor's CUDA graphs
+        # ("reduce-overhead") a first backward would otherwise hand the graph pool's output buffers to
+        # .grad, and the next replay would overwrite them.
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+        if self.mode == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()
         optimizer.zero_grad(set_to_none=False)
         loss, info = self.loss(agent, batch)
         loss.backward()
