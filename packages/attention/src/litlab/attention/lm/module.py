@@ -50,7 +50,8 @@ class LanguageModel(L.LightningModule):
         sample_tokens: tokens generated for that sample.
         sample_temperature: its sampling temperature (0 = greedy).
         peak_tflops: accelerator peak for MFU; None looks the GPU up (no MFU on CPU).
-        compile: torch.compile the blocks and the fused CE at fit start; None: on CUDA, off on CPU.
+        compile: torch.compile the blocks and the fused CE at fit start; None: on for CUDA (not with FSDP),
+            off on CPU.
         ce_chunk_size: tokens per chunk of the fused head + cross-entropy (memory vs launch count).
     """
 
@@ -113,7 +114,11 @@ class LanguageModel(L.LightningModule):
 
     def on_fit_start(self) -> None:
         enabled = self.hparams.compile
-        if enabled or (enabled is None and self.device.type == "cuda"):
+        if enabled is None:  # auto: measured 1.65x on one H200 (BENCHMARKS.md); not tried under sharding
+            sharded = "fsdp" in type(self.trainer.strategy).__name__.lower()
+            enabled = self.device.type == "cuda" and not sharded
+        if enabled:
+            log.info("LanguageModel: compiling the blocks and the cross-entropy chunk (torch.compile)")
             self.use_compile()
 
     def forward(self, input_ids: Tensor) -> Tensor:
