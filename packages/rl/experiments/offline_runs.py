@@ -26,7 +26,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 TASKS = ["hopper-medium-v5", "halfcheetah-medium-v5", "walker2d-medium-v5"]
-RECIPE = {"fql": "fql-{env}", "bc": "bc-hopper", "iql": "iql-hopper"}  # bc/iql recipes are env-agnostic
+# the bc/iql/rebrac recipes are env-agnostic (the data path is overridden)
+RECIPE = {"fql": "fql-{env}", "bc": "bc-hopper", "iql": "iql-hopper", "rebrac": "rebrac-hopper"}
 
 
 def runs_for(experiment: str, args: argparse.Namespace) -> list[dict]:

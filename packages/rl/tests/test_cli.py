@@ -8,7 +8,7 @@ import pytest
 from litlab.shared.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
-RECIPES = ["fql-hopper", "fql-halfcheetah", "fql-walker2d", "bc-hopper", "iql-hopper"]
+RECIPES = ["fql-hopper", "fql-halfcheetah", "fql-walker2d", "bc-hopper", "iql-hopper", "rebrac-hopper"]
 
 
 def fit(recipe: str, data: Path, root: Path, *extra: str) -> None:

@@ -1,7 +1,7 @@
-"""litlab.rl: offline RL with Flow Q-Learning (arXiv 2502.02538), BC and IQL baselines, local datasets."""
+"""litlab.rl: offline RL with Flow Q-Learning (arXiv 2502.02538), BC, IQL and ReBRAC baselines, local datasets."""
 
 from litlab.rl.eval import OfflineEvalCallback
-from litlab.rl.fql import IQL, FlowBC, FlowQLearning
+from litlab.rl.fql import IQL, FlowBC, FlowQLearning, ReBRAC
 from litlab.rl.offline import OfflineMetadata, OfflineRLDataModule, load_offline_dataset, save_offline_dataset
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "OfflineEvalCallback",
     "OfflineMetadata",
     "OfflineRLDataModule",
+    "ReBRAC",
     "load_offline_dataset",
     "save_offline_dataset",
 ]

@@ -1,4 +1,4 @@
-"""Lightning wrappers of the offline RL agents: ``FlowQLearning`` (arXiv 2502.02538), ``FlowBC`` and ``IQL``.
+"""Lightning wrappers of the offline RL agents: ``FlowQLearning`` (arXiv 2502.02538), ``FlowBC``, ``IQL``, ``ReBRAC``.
 
 Thin modules with manual optimization: one ``agent.loss`` -> backward -> Adam -> ``agent.after_update``
 per training step, logging the loss's ``info`` under ``train/``. The agents are plain ``nn.Module``s
@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from litlab.rl.fql.agent import FlowBCAgent, FQLAgent
 from litlab.rl.fql.iql import IQLAgent
+from litlab.rl.fql.rebrac import ReBRACAgent
 
 SHOWN = ("critic_loss", "bc_flow_loss", "distill_loss", "q_mean", "actor_loss")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "aot_eager")
@@ -217,3 +218,60 @@ class IQL(OfflineRLModule):
     def build_agent(self, obs_dim: int, action_dim: int) -> nn.Module:
         h = self.hparams
         return IQLAgent(obs_dim, action_dim, h.hidden_dims, h.expectile, h.beta, h.gamma, h.tau)
+
+
+class ReBRAC(OfflineRLModule):
+    """ReBRAC (arXiv 2305.09836): TD3+BC with LayerNorm critics and actor + critic behavior penalties.
+
+    Needs the dataset's next actions: use ``OfflineRLDataModule`` with ``with_next_actions: true``.
+    """
+
+    def __init__(
+        self,
+        beta_actor: float = 0.01,
+        beta_critic: float = 0.01,
+        actor_freq: int = 2,
+        policy_noise: float = 0.2,
+        noise_clip: float = 0.5,
+        hidden_dims: list[int] = [512, 512, 512, 512],  # noqa: B006
+        gamma: float = 0.99,
+        tau: float = 0.005,
+        lr: float = 3e-4,
+        compile_mode: str | None = None,
+        obs_dim: int | None = None,
+        action_dim: int | None = None,
+    ) -> None:
+        """
+        Args:
+            beta_actor: weight of the actor's behavior penalty ||pi(s) - a||^2 (tuned per dataset).
+            beta_critic: weight of the critic's penalty ||a' - a'_dataset||^2 in the TD target (per dataset).
+            actor_freq: the actor (and the targets) update every actor_freq-th step (TD3's delay).
+            policy_noise: std of the target-policy smoothing noise.
+            noise_clip: the smoothing noise is clipped to +-noise_clip.
+            hidden_dims: hidden widths of the actor and of each critic.
+            gamma: discount factor.
+            tau: Polyak rate of both targets.
+            lr: Adam learning rate (one optimizer for actor and critic).
+            compile_mode: torch.compile the loss (forward and backward): 'default', 'reduce-overhead' (adds
+                CUDA graphs on a GPU) or 'max-autotune' (inductor), 'aot_eager' (trace only); unset: eager.
+            obs_dim: observation size; read from the data when unset.
+            action_dim: action size; read from the data when unset.
+        """
+        super().__init__()
+        self.save_hyperparameters()
+        self._init_agent()
+
+    def build_agent(self, obs_dim: int, action_dim: int) -> nn.Module:
+        h = self.hparams
+        return ReBRACAgent(
+            obs_dim,
+            action_dim,
+            h.hidden_dims,
+            h.beta_actor,
+            h.beta_critic,
+            h.actor_freq,
+            h.policy_noise,
+            h.noise_clip,
+            h.gamma,
+            h.tau,
+        )

@@ -5,6 +5,11 @@ FQL/IQL implementations do), so an "epoch" has no meaning: the loader is infinit
 ends training. Batches are dicts of tensors: ``observations, actions, rewards, masks, next_observations``
 with ``masks = 1 - terminals`` (a time-limit cut still bootstraps).
 
+With ``with_next_actions`` (ReBRAC's critic penalty), batches also hold ``next_actions``, the dataset's
+action at s', and ``next_action_masks`` (0 where it is unknown: at terminals, time-limit cuts and the end of
+the data). Transitions of parallel environments are interleaved on disk, so the next transition is found by
+matching ``next_observations[i]`` to a later ``observations[j]``, not as ``i + 1``.
+
 Dataset actions are clipped to +-``action_clip`` (1 - 1e-5 as in the authors' code, so that a flow or
 tanh policy can represent them); the number of clipped entries is logged.
 """
@@ -21,6 +26,21 @@ from torch.utils.data import DataLoader, IterableDataset
 from litlab.rl.offline.storage import OfflineMetadata, load_offline_dataset
 
 log = logging.getLogger(__name__)
+
+
+def next_transition_indices(observations: np.ndarray, next_observations: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """For each transition i, the index j > i with observations[j] == next_observations[i] (bitwise), else -1.
+
+    ``ends`` (bool, (N,)) marks transitions after which the episode stops (terminal or time limit): -1 there.
+    """
+    first: dict[bytes, int] = {}
+    for j in range(len(observations) - 1, -1, -1):  # the earliest occurrence of each observation wins
+        first[observations[j].tobytes()] = j
+    idx = np.full(len(observations), -1, dtype=np.int64)
+    for i in np.flatnonzero(~ends):
+        j = first.get(next_observations[i].tobytes(), -1)
+        idx[i] = j if j > i else -1
+    return idx
 
 
 class UniformTransitions(IterableDataset):
@@ -40,13 +60,21 @@ class UniformTransitions(IterableDataset):
 class OfflineRLDataModule(LightningDataModule):
     """Loads an offline dataset written by ``python -m litlab.rl.offline`` and samples transitions."""
 
-    def __init__(self, path: str, batch_size: int = 256, seed: int = 0, action_clip: float = 1.0 - 1e-5) -> None:
+    def __init__(
+        self,
+        path: str,
+        batch_size: int = 256,
+        seed: int = 0,
+        action_clip: float = 1.0 - 1e-5,
+        with_next_actions: bool = False,
+    ) -> None:
         """
         Args:
             path: folder of the dataset (e.g. data/rl/hopper-medium-v5).
             batch_size: transitions per training step.
             seed: seed of the index sampler.
             action_clip: dataset actions are clipped to [-action_clip, action_clip] (count logged).
+            with_next_actions: also give next_actions and next_action_masks (needed by ReBRAC).
         """
         super().__init__()
         if batch_size < 1:
@@ -54,6 +82,7 @@ class OfflineRLDataModule(LightningDataModule):
         if not 0 < action_clip <= 1:
             raise ValueError(f"action_clip must be in (0, 1], got {action_clip}")
         self.path, self.batch_size, self.seed, self.action_clip = path, batch_size, seed, action_clip
+        self.with_next_actions = with_next_actions
         self.tensors: dict[str, torch.Tensor] | None = None
         self.metadata: OfflineMetadata | None = None
 
@@ -73,6 +102,11 @@ class OfflineRLDataModule(LightningDataModule):
             "masks": torch.from_numpy(1.0 - arrays["terminals"].astype(np.float32)),
             "next_observations": torch.from_numpy(arrays["next_observations"]),
         }
+        if self.with_next_actions:
+            ends = arrays["terminals"].astype(bool) | arrays["timeouts"].astype(bool)
+            idx = next_transition_indices(arrays["observations"], arrays["next_observations"], ends)
+            self.tensors["next_actions"] = self.tensors["actions"][torch.from_numpy(idx.clip(min=0))]
+            self.tensors["next_action_masks"] = torch.from_numpy((idx >= 0).astype(np.float32))
 
     @property
     def obs_dim(self) -> int | None:
