@@ -33,7 +33,7 @@ if [[ ${TEST_SET:-all} == short ]]; then  # the cases a kernel or launch change 
   done
   tests+=($T/test_ops_gpu.py::test_fp32_ieee_and_segments_match_torch_float64 $T/test_ops_gpu.py::test_varlen_bf16_matches_naive
     $T/test_ops_gpu.py::test_decode_after_prefill_equals_one_prefill_bf16 $T/test_ops_triton.py::test_triton_fp32_matches_naive
-    $T/test_ops_triton.py::test_triton_fused_dkdv_and_other_tiles_match_naive
+    $T/test_ops_triton.py::test_triton_dkdv_kernels_and_other_tiles_match_naive
     $T/test_ops_gpu.py::test_one_million_tokens_steep_decay_is_finite_and_right)
 fi
 if has tests; then

@@ -208,33 +208,28 @@ def main():
     print(note)
     print(HEAD)
     rows = []
-    for t in filter(None, args.ts.split(",")):
-        bench_shape(TOKENS // int(t), int(t), 128, rows, only=only)
+    shapes = [(TOKENS // int(t), int(t), 128, False) for t in filter(None, args.ts.split(","))]
     for pair in filter(None, args.extra.split(",")):
         d, t = map(int, pair.split(":"))
-        bench_shape(max(1, TOKENS // t), t, d, rows, only=only)
+        shapes.append((max(1, TOKENS // t), t, d, False))
     if args.long:
-        bench_shape(1, args.long, 128, rows, skip_sdpa=True, only=only)
+        shapes.append((1, args.long, 128, True))
+    for b, t, d, skip_sdpa in shapes:
+        bench_shape(b, t, d, rows, skip_sdpa=skip_sdpa, only=only)
+        write(args.out, [header(), note, "", HEAD, *map(fmt_row, rows)], rows, {})  # partial results survive
     dec, acc = bench_decode(), accuracy()
-    text = "\n".join(
-        [
-            header(),
-            note,
-            "",
-            HEAD,
-            *map(fmt_row, rows),
-            "",
-            dec,
-            "",
-            "Accuracy (B=2, T=1024, D=128, bf16 vs float64 naive): "
-            + ", ".join(f"{k} {v:.2e}" for k, v in acc.items()),
-        ]
-    )
     print(dec)
     print(acc)
-    with open(os.path.join(args.out, "attention_kernels.md"), "w") as f:
-        f.write(text + "\n")
-    with open(os.path.join(args.out, "attention_kernels.json"), "w") as f:
+    acc_line = "Accuracy (B=2, T=1024, D=128, bf16 vs float64 naive): " + ", ".join(
+        f"{k} {v:.2e}" for k, v in acc.items()
+    )
+    write(args.out, [header(), note, "", HEAD, *map(fmt_row, rows), "", dec, "", acc_line], rows, acc)
+
+
+def write(out, lines, rows, acc):
+    with open(os.path.join(out, "attention_kernels.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(out, "attention_kernels.json"), "w") as f:
         json.dump({"header": header(), "rows": rows, "accuracy": acc}, f, indent=1)
 
 

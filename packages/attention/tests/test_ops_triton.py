@@ -62,10 +62,13 @@ def test_triton_fp32_matches_naive(t, d, e, decay, state, chunk, seg):
     check(inp, torch.float32, op=tri(chunk, seg))
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("t,d,e,decay,state,chunk,seg", [CASES[1], CASES[3]])
-def test_triton_fused_dkdv_and_other_tiles_match_naive(monkeypatch, t, d, e, decay, state, chunk, seg):
-    """One reverse sweep for dk and dv (dkv_kernel) and narrower state tiles (several K/E tiles)."""
-    for key, val in (("fuse_dkdv", True), ("fwd", {"elems": 256}), ("dq", {"elems": 256})):
+def test_triton_dkdv_kernels_and_other_tiles_match_naive(monkeypatch, t, d, e, decay, state, chunk, seg, fused):
+    """dk and dv from one reverse sweep (dkv_kernel, the default) or from dk_kernel + dv_kernel, with narrower
+    state tiles (several K/E tiles per head)."""
+    tiles = (("fwd", {"elems": 256}), ("dq", {"elems": 256}), ("dk", {"elems": 256}), ("dv", {"elems": 256}))
+    for key, val in (("fuse_dkdv", fused), *tiles):
         monkeypatch.setitem(triton_config.CONFIG, key, val)
     inp = make_inputs(2, t, 2, d, e, torch.float32, DEV, decay=decay, state=state, seed=t + 1)
     check(inp, torch.float32, op=tri(chunk, seg))

@@ -1,6 +1,7 @@
 """Lightning Attention-2 with fused Triton kernels (arXiv 2401.04658, Algorithms 1-2): autograd Function
-and launch logic. The kernels are in ``triton_fwd.py`` / ``triton_bwd.py``; the segment scheme that keeps
-the GPU full for long sequences with few heads is in ``triton_plan.py`` and ``triton_seg.py``.
+and launch logic. The kernels are in ``triton_fwd.py`` / ``triton_bwd.py`` / ``triton_bwd_fused.py``; the
+segment scheme that keeps the GPU full for long sequences with few heads is in ``triton_plan.py`` and
+``triton_seg.py``; tile widths, warps and stages come from ``triton_config.CONFIG``.
 """
 
 from __future__ import annotations

@@ -40,8 +40,3 @@ def tile(kind: str, padded: int, other: int) -> int:
     """Width of the tiled head dim (padded size ``padded``) when the other dim (``other``) is kept whole."""
     return min(padded, max(16, CONFIG[kind]["elems"] // other))
 
-
-def reset() -> None:
-    """Restore the defaults (after a sweep changed CONFIG)."""
-    CONFIG.clear()
-    CONFIG.update(copy.deepcopy(DEFAULT))
