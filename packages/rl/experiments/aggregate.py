@@ -4,6 +4,7 @@ bootstrap CI over tasks x seeds (arXiv 2108.13264), a markdown table and PNG plo
     python packages/rl/experiments/aggregate.py main        # -> packages/rl/docs/exp_main.{md,png}
     python packages/rl/experiments/aggregate.py flow_steps
     python packages/rl/experiments/aggregate.py alpha
+    python packages/rl/experiments/aggregate.py beta
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np  # noqa: E402
 from litlab.rl.eval import iqm_bootstrap_ci  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
-NAME = re.compile(r"(?P<method>[a-z]+)(_(?P<tag>K\d+|alpha[\d.e-]+))?_(?P<task>[a-z0-9-]+)_s(?P<seed>\d+)")
+NAME = re.compile(r"(?P<method>[a-z]+)(_(?P<tag>K\d+|alpha[\d.e-]+|beta[\d.e-]+))?_(?P<task>[a-z0-9-]+)_s(?P<seed>\d+)")
 
 
 def load(experiment: str, root: Path | None = None) -> dict[tuple[str, str], dict[int, list[dict]]]:
@@ -98,7 +99,7 @@ def _plot(experiment, runs, variants, tasks, summary) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("experiment", choices=["main", "flow_steps", "alpha"])
+    p.add_argument("experiment", choices=["main", "flow_steps", "alpha", "beta"])
     p.add_argument("--runs", type=Path, default=None, help="runs folder (default runs/rl-<experiment>)")
     args = p.parse_args()
     print(summarize(args.experiment, args.runs))

@@ -3,6 +3,7 @@
     python packages/rl/experiments/offline_runs.py main [--shard 0 --num-shards 2]
     python packages/rl/experiments/offline_runs.py flow_steps
     python packages/rl/experiments/offline_runs.py alpha
+    python packages/rl/experiments/offline_runs.py beta     # ReBRAC's actor penalty
 
 Each run is one `litlab fit` call (``litlab.shared.cli.main``, in this process, 1 CPU thread) with a
 recipe from configs/rl/, the CPU-scale overrides below, and an OfflineEvalCallback; its eval.csv lands in
@@ -47,7 +48,19 @@ def runs_for(experiment: str, args: argparse.Namespace) -> list[dict]:
             {"method": "fql", "task": t, "seed": s, "tag": f"alpha{a:g}", "overrides": [f"--model.init_args.alpha={a}"]}
             for a, t, s in grid
         ]
-    raise ValueError(f"unknown experiment {experiment!r}; expected main, flow_steps or alpha")
+    if experiment == "beta":
+        grid = itertools.product(args.betas, args.tasks, seeds)
+        return [
+            {
+                "method": "rebrac",
+                "task": t,
+                "seed": s,
+                "tag": f"beta{b:g}",
+                "overrides": [f"--model.init_args.beta_actor={b}"],
+            }
+            for b, t, s in grid
+        ]
+    raise ValueError(f"unknown experiment {experiment!r}; expected main, flow_steps, alpha or beta")
 
 
 def command(run: dict, args: argparse.Namespace, out: Path, name: str) -> list[str]:
@@ -97,7 +110,7 @@ def execute(run: dict, args: argparse.Namespace, out: Path) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("experiment", choices=["main", "flow_steps", "alpha"])
+    p.add_argument("experiment", choices=["main", "flow_steps", "alpha", "beta"])
     p.add_argument("--tasks", nargs="+", default=TASKS)
     p.add_argument("--methods", nargs="+", default=["fql", "bc", "iql"], choices=list(RECIPE))
     p.add_argument("--seeds", type=int, default=4)
@@ -108,6 +121,7 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--flow-steps", type=int, nargs="+", default=[1, 3, 10])
     p.add_argument("--alphas", type=float, nargs="+", default=[0.3, 1.0, 3.0, 10.0])
+    p.add_argument("--betas", type=float, nargs="+", default=[0.01, 0.1, 1.0], help="ReBRAC beta_actor values")
     p.add_argument("--shard", type=int, default=0, help="run only runs i, i + n, i + 2n, ... (see --num-shards)")
     p.add_argument("--num-shards", type=int, default=1)
     p.add_argument("--claim", action="store_true", help="skip runs another worker has claimed (<out>/<run>.claim)")

@@ -14,8 +14,10 @@ Losses as pure functions returning ``(loss, info)``:
 ``ReBRACAgent``: deterministic actor pi(s) = tanh(MLP(s)) (no LayerNorm, final layer at 0.01 of the
 Glorot variance, as the FQL authors' ReBRAC), a LayerNorm critic ensemble, Polyak targets of both. The
 actor term enters every ``actor_freq``-th update and the targets move after those updates only. On the
-other updates the actor's gradients stay ``None`` under ``zero_grad()``, so Adam does not step it (TD3);
-the FQL authors' JAX ReBRAC instead steps Adam with zero gradients there, which still moves the actor.
+other updates the actor's gradients stay ``None`` under the Lightning module's ``zero_grad()``, so Adam
+does not step it (TD3). Under ``agent.train_step`` (``zero_grad(set_to_none=False)``) they are zeros and
+Adam's momentum still moves the actor, as in the FQL authors' JAX ReBRAC. ``num_updates`` is a plain
+counter, not saved in checkpoints.
 """
 
 from __future__ import annotations
