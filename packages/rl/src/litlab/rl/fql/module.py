@@ -4,6 +4,9 @@ Thin modules with manual optimization: one ``agent.loss`` -> backward -> Adam ->
 per training step, logging the loss's ``info`` under ``train/``. The agents are plain ``nn.Module``s
 (``agent.py``, ``iql.py``) so that benchmarks and CUDA graphs use the same update without Lightning.
 
+``compile_mode`` runs ``agent.loss`` (forward, and through AOTAutograd the backward) under ``torch.compile``;
+the optimizer step stays eager. For the fastest update outside Lightning see ``graph.py``.
+
 The observation and action sizes come from the data: leave ``obs_dim``/``action_dim`` unset and they are
 read from the DataModule in ``setup`` (and saved in the hyperparameters, so checkpoints reload).
 """
