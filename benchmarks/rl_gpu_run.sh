@@ -3,6 +3,11 @@
 # (seohongpark/fql @ 719d044, unmodified, carried in the git-ignored .ref/fql; its pure-python deps missing
 # from the GPU image carried as wheels in .whl/rl), then litlab's PyTorch agent, then the side-by-side report.
 # Usage: bash benchmarks/rl_gpu_run.sh OUTDIR   (with .ref and .whl/rl carried)
+# Prepare once, beside the repository: the authors' code at the measured commit, git-ignored, and the wheels
+#   git -C <a clone of seohongpark/fql> archive 719d044 agents utils | tar -x -C .ref/fql
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 -d .whl/rl ml_collections==1.1.0 distrax==0.1.9 \
+#     tfp-nightly==0.26.0.dev20261027 dm-tree==0.1.10 gast==0.7.0 decorator==5.3.1
 set -u
 out=${1:-results}
 mkdir -p "$out"
