@@ -226,9 +226,10 @@ def report(root: Path, out: Path | None = None) -> str:
     plots = plot(groups, sft, out)
     stressed = {key: arms for key, arms in groups.items() if float(key[1]) > 1e-3}
     for name, order in ABLATIONS.items():
-        if any(a in arms for arms in stressed.values() for a in order[2:]):
-            text += "\n\n" + table(stressed, sft, order, f"ablation ({name}) of SMPO modified, ")
-            plots += plot(stressed, sft, out, order, f"eos_ablation_{name}")
+        sub = {key: arms for key, arms in stressed.items() if any(a in arms for a in order[2:])}
+        if sub:
+            text += "\n\n" + table(sub, sft, order, f"ablation ({name}) of SMPO modified, ")
+            plots += plot(sub, sft, out, order, f"eos_ablation_{name}")
     (out / "eos_experiment.md").write_text(text + "\n")
     summary = {f"{c}-lr{lr}": {arm: [final_values(r) for r in runs] for arm, runs in arms.items()}
                for (c, lr), arms in groups.items()}  # fmt: skip
