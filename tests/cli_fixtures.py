@@ -60,6 +60,18 @@ class RegressionModel(LightningModule):
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
 
+class ClampedLinear(nn.Linear):
+    """A linear backbone whose output is clamped to [-clip, clip]; ``clip=None`` turns the clamp off."""
+
+    def __init__(self, in_features: int = 4, out_features: int = 4, clip: float | None = 1.0) -> None:
+        super().__init__(in_features, out_features)
+        self.clip = clip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = super().forward(x)
+        return y if self.clip is None else y.clamp(-self.clip, self.clip)
+
+
 class SelfFeedingModel(RegressionModel):
     """A model that makes its own data (as an RL agent stepping environments does): no DataModule."""
 

@@ -84,6 +84,22 @@ def test_injected_module_is_built_from_its_class_path(tmp_path: Path) -> None:
     assert isinstance(backbone, torch.nn.Bilinear) and backbone.out_features == 6
 
 
+@pytest.mark.parametrize("null", ["null", "None"])
+def test_null_two_init_args_deep_reaches_the_module_as_none(tmp_path: Path, null: str) -> None:
+    """`--model.init_args.backbone.init_args.clip=null` turns an optional argument off (jsonargparse alone
+    forwards it one level down as the string 'None' and rejects it for a `float | None` argument)."""
+    backbone = {"class_path": "cli_fixtures.ClampedLinear", "init_args": {"clip": 0.5}}
+    config = {**BASE, "model": {**BASE["model"], "init_args": {"backbone": backbone}}}
+    root = tmp_path / "out"
+    override = f"--model.init_args.backbone.init_args.clip={null}"
+    main(["fit", "--config", write(tmp_path / "clamp.yaml", config), override, "--trainer.default_root_dir", str(root)])
+    saved = yaml.safe_load((root / "clamp" / "version_0" / "config.yaml").read_text())
+    assert saved["model"]["init_args"]["backbone"]["init_args"]["clip"] is None
+    main(["fit", "--config", write(tmp_path / "clamp.yaml", config), "--trainer.default_root_dir", str(root)])
+    saved = yaml.safe_load((root / "clamp" / "version_1" / "config.yaml").read_text())
+    assert saved["model"]["init_args"]["backbone"]["init_args"]["clip"] == 0.5  # without the override
+
+
 def test_resume_from_checkpoint_continues_the_step_count(tmp_path: Path) -> None:
     base = write(tmp_path / "base.yaml", BASE)
     root = tmp_path / "out"

@@ -26,7 +26,8 @@ from argparse import RawDescriptionHelpFormatter
 from pathlib import Path
 from typing import Any, NoReturn
 
-from jsonargparse import DefaultHelpFormatter
+import yaml
+from jsonargparse import DefaultHelpFormatter, get_loader, set_loader
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -62,6 +63,21 @@ class LitlabArgumentParser(LightningArgumentParser):
         raise SystemExit(2)
 
 
+_YAML_LOAD = get_loader("yaml")
+
+
+def _load_value(text: str) -> Any:
+    """YAML, except that a bare ``None`` also means null.
+
+    jsonargparse forwards an override two ``init_args`` deep (``--model.init_args.objective.init_args.x=null``)
+    as ``--x=None``, the Python rendering of the null it already parsed, which YAML reads as the string
+    "None"; without this the override fails on a ``float | None`` argument.
+    """
+    return None if text.strip() == "None" else _YAML_LOAD(text)
+
+
+set_loader("litlab", _load_value, (yaml.YAMLError,))
+
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, ImportError)
 
 
@@ -78,11 +94,13 @@ class LitlabCLI(LightningCLI):
         listing = self.registry.describe()
         parser_kwargs = kwargs.pop("parser_kwargs", {}) or {}
         parser_kwargs.setdefault("formatter_class", _HelpFormatter)
+        parser_kwargs.setdefault("parser_mode", "litlab")
         parser_kwargs.setdefault("description", "litlab: train litlab models from composed configs.\n\n" + listing)
         for sub in ("fit", "validate", "test", "predict"):
             sub_kwargs = parser_kwargs.setdefault(sub, {})
             sub_kwargs.setdefault("epilog", listing)
             sub_kwargs.setdefault("formatter_class", _HelpFormatter)
+            sub_kwargs.setdefault("parser_mode", "litlab")
         kwargs.setdefault("parser_class", LitlabArgumentParser)
         kwargs.setdefault("seed_everything_default", 42)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
