@@ -5,6 +5,7 @@ bootstrap CI over tasks x seeds (arXiv 2108.13264), a markdown table and PNG plo
     python packages/rl/experiments/aggregate.py flow_steps
     python packages/rl/experiments/aggregate.py alpha
     python packages/rl/experiments/aggregate.py beta
+    python packages/rl/experiments/aggregate.py main --runs runs/rl-main-5k --name exp_main_5k
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def load(experiment: str, root: Path | None = None) -> dict[tuple[str, str], dic
     return out
 
 
-def summarize(experiment: str, root: Path | None = None) -> str:
+def summarize(experiment: str, root: Path | None = None, name: str | None = None) -> str:
+    """Write docs/<name>.md and .png (name defaults to exp_<experiment>) and return the markdown table."""
+    name = name or f"exp_{experiment}"
     runs = load(experiment, root)
     variants = sorted({v for v, _ in runs}, key=_order)
     tasks = sorted({t for _, t in runs})
@@ -60,9 +63,9 @@ def summarize(experiment: str, root: Path | None = None) -> str:
         point, lo, hi = iqm_bootstrap_ci(np.array([f[:n] for f in per_task]))
         summary[v] = (point, lo, hi)
         lines.append(f"| {v} | {' | '.join(cells)} | {point:.1f} [{lo:.1f}, {hi:.1f}] | {len(tasks)}x{n} |")
-    _plot(experiment, runs, variants, tasks, summary)
+    _plot(name, runs, variants, tasks, summary)
     table = "\n".join(lines)
-    (ROOT / "packages/rl/docs" / f"exp_{experiment}.md").write_text(table + "\n")
+    (ROOT / "packages/rl/docs" / f"{name}.md").write_text(table + "\n")
     return table
 
 
@@ -71,7 +74,7 @@ def _order(v: str):
     return (v.rstrip("0123456789.e-"), float(m.group()) if m else 0.0)
 
 
-def _plot(experiment, runs, variants, tasks, summary) -> None:
+def _plot(name, runs, variants, tasks, summary) -> None:
     fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(3.2 * (len(tasks) + 1), 3))
     for ax, t in zip(axes, tasks):
         for v in variants:
@@ -93,7 +96,7 @@ def _plot(experiment, runs, variants, tasks, summary) -> None:
     ax.set(title="IQM, 95% bootstrap CI", ylabel="normalized return")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(ROOT / "packages/rl/docs" / f"exp_{experiment}.png", dpi=70)
+    fig.savefig(ROOT / "packages/rl/docs" / f"{name}.png", dpi=70)
     plt.close(fig)
 
 
@@ -101,8 +104,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("experiment", choices=["main", "flow_steps", "alpha", "beta"])
     p.add_argument("--runs", type=Path, default=None, help="runs folder (default runs/rl-<experiment>)")
+    p.add_argument("--name", default=None, help="output name under packages/rl/docs (default exp_<experiment>)")
     args = p.parse_args()
-    print(summarize(args.experiment, args.runs))
+    print(summarize(args.experiment, args.runs, args.name))
 
 
 if __name__ == "__main__":

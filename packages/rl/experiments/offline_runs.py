@@ -34,8 +34,9 @@ RECIPE = {"fql": "fql-{env}", "bc": "bc-hopper", "iql": "iql-hopper", "rebrac": 
 def runs_for(experiment: str, args: argparse.Namespace) -> list[dict]:
     seeds = range(args.seeds)
     if experiment == "main":
-        grid = itertools.product(args.methods, args.tasks, seeds)
-        return [{"method": m, "task": t, "seed": s, "overrides": []} for m, t, s in grid]
+        # seed-major: a sweep stopped early leaves whole seeds (every method x task), not whole methods
+        grid = itertools.product(seeds, args.methods, args.tasks)
+        return [{"method": m, "task": t, "seed": s, "overrides": []} for s, m, t in grid]
     if experiment == "flow_steps":
         grid = itertools.product(args.flow_steps, args.tasks, seeds)
         return [
