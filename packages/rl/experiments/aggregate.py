@@ -1,7 +1,7 @@
 """Aggregate the runs of offline_runs.py: final normalized return per run, IQM with a 95% stratified
 bootstrap CI over tasks x seeds (arXiv 2108.13264), a markdown table and PNG plots.
 
-    python packages/rl/experiments/aggregate.py main        # -> packages/rl/docs/exp_main.{md,png}
+    python packages/rl/experiments/aggregate.py main        # -> packages/rl/docs/exp_main.{md,png}, exp_main_evals.csv
     python packages/rl/experiments/aggregate.py flow_steps
     python packages/rl/experiments/aggregate.py alpha
     python packages/rl/experiments/aggregate.py beta
@@ -64,9 +64,23 @@ def summarize(experiment: str, root: Path | None = None, name: str | None = None
         summary[v] = (point, lo, hi)
         lines.append(f"| {v} | {' | '.join(cells)} | {point:.1f} [{lo:.1f}, {hi:.1f}] | {len(tasks)}x{n} |")
     _plot(name, runs, variants, tasks, summary)
+    _write_evals(name, runs)
     table = "\n".join(lines)
     (ROOT / "packages/rl/docs" / f"{name}.md").write_text(table + "\n")
     return table
+
+
+def _write_evals(name: str, runs: dict) -> None:
+    """Every evaluation of every run (docs/<name>_evals.csv), so the table can be recomputed from the repo."""
+    with open(ROOT / "packages/rl/docs" / f"{name}_evals.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["variant", "task", "seed", "step", "return", "normalized_return"])
+        for (variant, task), seeds in sorted(runs.items()):
+            for seed, rows in sorted(seeds.items()):
+                for r in rows:
+                    w.writerow(
+                        [variant, task, seed, int(r["step"]), f"{r['return']:.3f}", f"{r['normalized_return']:.3f}"]
+                    )
 
 
 def _order(v: str):
