@@ -98,6 +98,18 @@ def test_wrong_groups_raise_instead_of_a_wrong_gradient():
     torch.testing.assert_close(loss, naive_token_logps(h, w, y, b).sum().detach() ** 2, rtol=1e-12, atol=0)
 
 
+def test_wrong_groups_with_a_nan_early_gradient_raise():
+    """A NaN early gradient (a coupled row read as 0 gives 0/0) must fail the check, not pass it as NaN."""
+    h, w, b, y, _ = setup()
+    coupled = lambda lp: lp[0].sum() * (lp[1].sum() / lp[1].sum()) + lp[2:].sum()  # noqa: E731  row 0 needs row 1
+    n0 = int((y[0] != -100).sum())  # one chunk holds exactly row 0: it is final while row 1 still reads 0
+    with pytest.raises(RuntimeError, match="not separable"):
+        fused_token_loss(h, w, y, coupled, b, groups=[[r] for r in range(2 * B)], token_chunk=n0)
+    loss, _ = fused_token_loss(h, w, y, lambda lp: lp.sum() * float("nan"), b, groups=[[r] for r in range(2 * B)],
+                               token_chunk=n0)  # fmt: skip
+    assert torch.autograd.grad(loss, h)[0][y != -100].isnan().all()  # NaN everywhere, as the plain path
+
+
 def test_partial_loss_fn_without_logging():
     h, w, b, y, batch = setup()
     objective = OBJECTIVES["smpo-modified"]
@@ -143,6 +155,27 @@ def test_cached_chunks_are_not_recomputed(monkeypatch):
     run(0.0)  # no budget: every one-token chunk that waits (for its pair or the pooled rows) is recomputed;
     # only the last token of each chosen row (computed last in its pair, after all rejected rows) is not
     assert sum(calls) == 2 * n_tokens - B
+
+
+def test_cache_budget_counts_autocast_logits(monkeypatch):
+    """Under autocast the cached logits are bf16 while hidden is fp32: the budget must count the logits' own
+    bytes, so the same budget recomputes as many chunks as with bf16 inputs (no budget growth on eviction)."""
+    h, w, b, y, batch = setup()
+    objective = SMPO(lower_clip_percentile=0.3)
+    groups, shared = objective.gradient_groups(batch)
+    run = lambda h, w, b, cache: fused_token_loss(  # noqa: E731
+        h, w, y, lambda lp: objective(lp, batch), b, groups=groups, shared=shared, token_chunk=1, cache_gib=cache
+    )
+    calls = count_head_gemms(monkeypatch)
+    for chunks_in_budget in (0, 3):
+        cache = chunks_in_budget * V * 2 / 2**30  # room for that many one-token bf16 chunks
+        calls.clear()
+        run(*(t.detach().bfloat16() for t in (h, w, b)), cache)
+        bf16_inputs = sum(calls)
+        calls.clear()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            run(*(t.detach().float() for t in (h, w, b)), cache)
+        assert sum(calls) == bf16_inputs > int((y != -100).sum())  # some chunks recomputed in both
 
 
 def test_no_labels_and_bad_arguments():
