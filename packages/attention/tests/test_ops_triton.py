@@ -7,7 +7,7 @@ same cases run compiled on CUDA. Every buffer a kernel must fill starts as NaN (
 import pytest
 import torch
 
-from litlab.attention.ops import chunk_triton, lightning_attn, triton_config
+from litlab.attention.ops import chunk_triton, lightning_attn, triton_config, triton_plan
 from litlab.attention.ops.recurrent import step_torch
 from litlab.attention.ops.recurrent_triton import step_triton
 from litlab.attention.ops.testing import compare, make_inputs, run
@@ -141,4 +141,36 @@ def test_triton_head_dims_above_the_tile_limit_run_as_pieces(monkeypatch):
     """D, E above MAX_DIM are split (sum over K pieces, concat over E pieces); MAX_DIM=16 here."""
     monkeypatch.setattr(chunk_triton, "MAX_DIM", 16)
     inp = make_inputs(1, 33, 2, 40, 24, torch.float32, DEV, decay=[0.2, 1.5], state=True, seed=8)
+    check(inp, torch.float32, op=tri(16, None))
+
+
+def plan(b, t, h, lens=None, chunks=(64, 64), seg=None):
+    cu = None if lens is None else torch.tensor([0, *torch.tensor(lens).cumsum(0).tolist()])
+    p = triton_plan.make_plan(b, t, h, 1, cu, chunks, seg, torch.device("cpu"))
+    return p.seg, p.num_items, p.use_seg, None if p.items is None else p.items.tolist()
+
+
+def test_segment_plan_edge_cases(monkeypatch):
+    """The automatic segment length on a GPU of 8 SMs (4 programs per SM wanted), worked out by hand."""
+    monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)
+    monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 4)
+    assert plan(1, 1, 2) == (64, 1, False, None)  # T = 1: one chunk
+    assert plan(1, 63, 2) == (64, 1, False, None)  # T below one chunk
+    assert plan(1, 1000, 2) == (64, 16, True, None)  # 2 programs: min(32 / 2, 16 chunks) segments
+    assert plan(7, 1000, 1) == (256, 28, True, None)  # B*H = 7 < 8 SMs: cdiv(32, 7) = 5 -> seg 256, 4 each
+    assert plan(2, 1000, 4) == (1024, 2, False, None)  # B*H = 8 SMs: one segment per sequence
+    # varlen: seg = 305 * 2 // 32 tokens rounded up to a chunk; an empty sequence still gets one item
+    assert plan(1, 305, 2, lens=[0, 5, 0, 300]) == (64, 8, True, [[0, 0], [1, 0], [2, 0], *[[3, j] for j in range(5)]])
+    assert plan(1, 0, 2, lens=[0, 0]) == (64, 2, False, [[0, 0], [1, 0]])
+    assert plan(1, 100, 2, chunks=(16, 64), seg=128)[:3] == (128, 1, False)
+    with pytest.raises(ValueError, match="multiple of chunk_size 64"):
+        plan(1, 100, 2, chunks=(16, 64), seg=32)  # a segment must hold whole chunks of both kernels
+
+
+def test_triton_automatic_segments_match_naive(monkeypatch):
+    """seg=None on a GPU with more SMs than B*H: the plan cuts T = 75 into 5 segments of 16 (CPU has 1 SM)."""
+    monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)
+    monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 4)
+    inp = make_inputs(1, 75, 2, 16, 16, torch.float32, DEV, decay=[0.3, 2.0], state=True, seed=13)
+    assert triton_plan.make_plan(1, 75, 2, 1, None, (16, 16), None, torch.device(DEV)).num_items == 5
     check(inp, torch.float32, op=tri(16, None))
