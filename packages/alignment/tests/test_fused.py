@@ -235,3 +235,33 @@ def test_aligner_fused_head_equals_the_chunked_path(objective):
     assert info_f.keys() == info_c.keys()
     for got, exp in zip(grads_f, grads_c):
         torch.testing.assert_close(got, exp, rtol=1e-4, atol=1e-6)
+
+
+def test_aligner_training_step_takes_the_fused_path_only_with_grad(monkeypatch):
+    from litlab.alignment import LitlabCausalLM, PreferenceAligner
+    from litlab.attention import BackboneConfig
+
+    torch.manual_seed(1)
+    policy = LitlabCausalLM(40, BackboneConfig(dim=32, num_layers=1, num_heads=2, head_dim=16, pattern="L"))
+    objective = SMPO(lower_clip_percentile=0.3)
+    fused_aligner = PreferenceAligner(policy, objective, fused_head=True, token_chunk=5, eval_prompts=0)
+    plain_aligner = PreferenceAligner(policy, objective, token_chunk=5, eval_prompts=0)
+    _, _, _, y, batch = setup(seed=4)
+    ids = torch.randint(0, 40, y.shape)
+    batch = dict(batch, input_ids=ids, attention_mask=torch.ones_like(ids), targets=torch.where(y == -100, y, ids))
+    calls = []
+    original = fused_aligner.fused_loss
+    monkeypatch.setattr(fused_aligner, "fused_loss", lambda *a: calls.append(1) or original(*a))
+    params = [p for p in policy.parameters() if p.requires_grad]
+    loss_f = fused_aligner.training_step(batch, 0)
+    assert calls == [1]
+    grads_f = torch.autograd.grad(loss_f, params)
+    loss_c = plain_aligner.training_step(batch, 0)
+    torch.testing.assert_close(loss_f, loss_c.detach(), rtol=1e-6, atol=1e-6)
+    for got, exp in zip(grads_f, torch.autograd.grad(loss_c, params)):
+        torch.testing.assert_close(got, exp, rtol=1e-4, atol=1e-6)
+    with torch.no_grad():
+        fused_aligner.validation_step(batch, 0)  # validation keeps the chunked path
+    assert calls == [1]
+    with pytest.raises(ValueError, match="fused_cache_gib"):
+        PreferenceAligner(policy, objective, fused_head=True, fused_cache_gib=-1.0)

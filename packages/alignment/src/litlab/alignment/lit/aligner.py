@@ -61,6 +61,8 @@ class PreferenceAligner(PolicyModule):
         super().__init__(policy, lr, weight_decay, warmup_steps, min_lr_ratio, token_chunk, vocab_chunk,
                          eval_prompts, eval_samples, eval_temperature)  # fmt: skip
         self.fused_head, self.fused_cache_gib = bool(fused_head), float(fused_cache_gib)
+        if not self.fused_cache_gib >= 0.0:
+            raise ValueError(f"fused_cache_gib must be >= 0, got {fused_cache_gib!r}")
         self.objective = objective if objective is not None else SMPO()
         if not isinstance(self.objective, PreferenceObjective):
             raise TypeError(f"objective must be a PreferenceObjective, got {type(self.objective).__name__}")
