@@ -89,5 +89,7 @@ def test_bad_inputs_are_rejected():
         linear_cross_entropy(h, w, y[:3])
     with pytest.raises(ValueError, match="chunk_size"):
         linear_cross_entropy(h, w, y, chunk_size=0)
+    with pytest.raises(ValueError, match="dtype"):  # no autocast: F.linear would refuse too, less clearly
+        linear_cross_entropy(h, w.double(), y)
     with pytest.raises(ValueError, match="ce_chunk_size"):
         LanguageModel(BackboneConfig(dim=8, num_layers=1, num_heads=1, head_dim=8), vocab_size=5, ce_chunk_size=0)

@@ -91,5 +91,10 @@ def linear_cross_entropy(
     if torch.is_autocast_enabled(device):
         dtype = torch.get_autocast_dtype(device)
         hidden, weight = hidden.to(dtype), weight.to(dtype)
+    if hidden.dtype != weight.dtype or hidden.device != weight.device or targets.device != hidden.device:
+        raise ValueError(
+            f"hidden, weight and targets must share a device and hidden/weight a dtype (outside autocast), got "
+            f"{hidden.dtype}/{weight.dtype} on {hidden.device}/{weight.device}/{targets.device}"
+        )
     with torch.autocast(device, enabled=False), torch.profiler.record_function("litlab.linear_cross_entropy"):
         return _LinearCrossEntropy.apply(hidden, weight, targets, chunk_size, compiled)
