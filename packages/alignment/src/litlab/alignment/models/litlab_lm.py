@@ -37,12 +37,10 @@ class LitlabCausalLM(PolicyAdapter):
 
     def hidden_states(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         # Right padding under a causal mixer: real tokens never see the pads, so the mask is not needed.
-        self.model._check_ids(input_ids)
-        return self.model.backbone(self.model.embed(input_ids))
+        return self.model.hidden_states(input_ids)  # checks the ids
 
     def output_head(self) -> tuple[Tensor, Tensor | None, HeadTransform]:
-        head = self.model.embed if self.model.head is None else self.model.head
-        return head.weight, None, HeadTransform()
+        return self.model.head_weight, None, HeadTransform()  # the embedding matrix when tied
 
     @torch.no_grad()
     def generate(self, input_ids, max_new_tokens, temperature, eos_ids, generator=None) -> Tensor:
