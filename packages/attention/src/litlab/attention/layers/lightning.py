@@ -80,10 +80,17 @@ class LightningAttention(nn.Module):
         """Current slopes s >= 0 [H] in fp32, or None without decay."""
         return None if self.slopes is None else self.slopes.float().clamp(min=0.0)
 
-    def _qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """x [.., C] -> contiguous q, k, v [.., H, d] (after SiLU) and the gate pre-activation [.., H*d]."""
-        w = torch.cat([self.qkv_proj.weight, self.gate_proj.weight])  # one matmul for W_qkv and W_gate
-        qkv, gate = F.linear(x, w).split([3 * self.inner, self.inner], dim=-1)
+    def _qkv(self, x: Tensor, join: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """x [.., C] -> contiguous q, k, v [.., H, d] (after SiLU) and the gate pre-activation [.., H*d].
+
+        join: one matmul on the concatenated W_qkv and W_gate (sequences); a decode step multiplies them
+        separately, since joining copies the weights and for one token that copy costs more than the matmuls.
+        """
+        if join:
+            w = torch.cat([self.qkv_proj.weight, self.gate_proj.weight])
+            qkv, gate = F.linear(x, w).split([3 * self.inner, self.inner], dim=-1)
+        else:
+            qkv, gate = F.linear(x, self.qkv_proj.weight), F.linear(x, self.gate_proj.weight)
         qkv = F.silu(qkv).unflatten(-1, (3, self.num_heads, self.head_dim))  # (.., 3, H, d)
         q, k, v = (qkv.select(-3, i).contiguous() for i in range(3))
         return q, k, v, gate
@@ -111,6 +118,6 @@ class LightningAttention(nn.Module):
 
     def step(self, x_t: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         """Decode one token x_t [B, C] in O(1): returns (y_t [B, C], new state)."""
-        q, k, v, gate = self._qkv(x_t)  # (B, H, d)
+        q, k, v, gate = self._qkv(x_t, join=False)  # (B, H, d)
         o, state = lightning_attn_step(q, k, v, state, self.decay(), scale=1.0)
         return self._output(o, gate), state
