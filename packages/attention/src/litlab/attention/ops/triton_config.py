@@ -39,4 +39,3 @@ def launch(kind: str) -> dict:
 def tile(kind: str, padded: int, other: int) -> int:
     """Width of the tiled head dim (padded size ``padded``) when the other dim (``other``) is kept whole."""
     return min(padded, max(16, CONFIG[kind]["elems"] // other))
-
