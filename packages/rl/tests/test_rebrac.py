@@ -128,7 +128,53 @@ def test_datamodule_next_actions_on_a_generated_dataset(hopper_generated):
     assert not valid[ends].any() and valid.float().mean() > 0.8
     idx = next_transition_indices(arrays["observations"], arrays["next_observations"], ends.numpy())
     assert (idx[valid.numpy()] != np.flatnonzero(valid.numpy()) + 1).any()  # interleaved: not simply i + 1
+    np.testing.assert_array_equal(idx[valid.numpy()], np.flatnonzero(valid.numpy()) + 4)  # 4 envs stepped in turn
+    assert valid[:-4].sum() == (~ends[:-4]).sum()  # every transition that does not end has its successor
     for i in np.flatnonzero(valid.numpy())[:50]:
         assert torch.equal(t["observations"][idx[i]], t["next_observations"][i])
         assert torch.equal(t["next_actions"][i], t["actions"][idx[i]])
     assert set(next(iter(dm.train_dataloader()))) >= {"next_actions", "next_action_masks"}
+
+
+def test_next_transition_is_the_nearest_later_match_even_if_the_observation_occurred_before():
+    # a state that does not change (s' == s) and a state seen earlier: the match is the nearest j > i
+    obs = np.array([[0.0], [0.0], [1.0], [5.0], [1.0], [5.0]], dtype=np.float32)
+    nxt = np.array([[0.0], [1.0], [5.0], [1.0], [5.0], [9.0]], dtype=np.float32)
+    ends = np.zeros(6, dtype=bool)
+    np.testing.assert_array_equal(next_transition_indices(obs, nxt, ends), [1, 2, 3, 4, 5, -1])
+
+
+def test_cuda_graph_refuses_the_delayed_actor_schedule():
+    from litlab.rl.fql.graph import CUDAGraphStep
+
+    agent = ReBRACAgent(OBS, ACT, hidden_dims=[8], actor_freq=2)
+    opt = torch.optim.Adam([p for p in agent.parameters() if p.requires_grad], capturable=True)
+    with pytest.raises(ValueError, match="actor_freq"):  # a captured graph would replay one kind of update
+        CUDAGraphStep(agent, opt, make_batch())
+
+
+@pytest.mark.slow
+def test_compiled_loss_is_traced_once_per_kind_of_update():
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    agent = ReBRACAgent(OBS, ACT, hidden_dims=[8], actor_freq=2)
+    loss_fn, graphs = torch.compile(agent.loss, backend="eager"), []
+    for i in range(6):
+        _, info = loss_fn(make_batch(i))
+        assert ("actor_loss" in info) == (i % 2 == 0)
+        agent.after_update()
+        graphs.append(counters["stats"]["unique_graphs"])
+    assert graphs[1] > graphs[0] and graphs[5] == graphs[1]  # a full and a critic-only graph, then no retrace
+
+
+def test_bad_discount_polyak_rate_and_mask_shapes_are_rejected():
+    for kw in ({"tau": 0.0}, {"tau": 1.5}, {"gamma": 1.5}, {"gamma": -0.1}):
+        with pytest.raises(ValueError, match="tau|gamma"):
+            ReBRACAgent(OBS, ACT, hidden_dims=[8], **kw)
+    r, q, a = torch.zeros(2), torch.zeros(2, 2), torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="next_action_masks"):  # (B, 1) would broadcast y to (B, B)
+        rebrac_td_target(r, torch.ones(2), q, a, a, torch.ones(2, 1), 0.9, 0.1)
+    with pytest.raises(ValueError, match="masks"):
+        rebrac_td_target(r, torch.ones(2, 1), q, a, a, torch.ones(2), 0.9, 0.1)

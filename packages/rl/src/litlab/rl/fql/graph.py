@@ -87,6 +87,11 @@ class CUDAGraphStep:
         warmup: int = 3,
         step_fn: StepFn = train_step,
     ) -> None:
+        if getattr(agent, "actor_freq", 1) > 1:
+            raise ValueError(
+                f"CUDAGraphStep replays one captured update, so it cannot follow the update schedule of an agent "
+                f"with actor_freq={agent.actor_freq} > 1 (ReBRAC); use actor_freq=1 or train_step / CompiledStep"
+            )
         if not all(t.is_cuda for t in example.values()):
             raise ValueError("CUDAGraphStep needs every tensor of the example batch on a CUDA device")
         for group in optimizer.param_groups:

@@ -16,8 +16,9 @@ Glorot variance, as the FQL authors' ReBRAC), a LayerNorm critic ensemble, Polya
 actor term enters every ``actor_freq``-th update and the targets move after those updates only. On the
 other updates the actor's gradients stay ``None`` under the Lightning module's ``zero_grad()``, so Adam
 does not step it (TD3). Under ``agent.train_step`` (``zero_grad(set_to_none=False)``) they are zeros and
-Adam's momentum still moves the actor, as in the FQL authors' JAX ReBRAC. ``num_updates`` is a plain
-counter, not saved in checkpoints.
+Adam's momentum still moves the actor, as in the FQL authors' JAX ReBRAC. ``num_updates`` (a plain
+counter) and ``full_update`` (the flag that ``loss`` reads) are not saved in checkpoints. ``CUDAGraphStep``
+refuses ``actor_freq > 1``: one captured graph cannot follow the schedule.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def rebrac_td_target(
         raise ValueError(
             f"need next_q (K, B={b}) and next_actions == next_dataset_actions in shape (B, d); got "
             f"{tuple(next_q.shape)}, {tuple(next_actions.shape)}, {tuple(next_dataset_actions.shape)}"
+        )
+    if rewards.dim() != 1 or masks.shape != rewards.shape or next_action_masks.shape != rewards.shape:
+        raise ValueError(
+            f"need rewards, masks and next_action_masks of shape (B,); got {tuple(rewards.shape)}, "
+            f"{tuple(masks.shape)}, {tuple(next_action_masks.shape)}"
         )
     penalty = (next_actions - next_dataset_actions).pow(2).sum(-1) * next_action_masks
     y = rewards + gamma * masks * (next_q.min(0).values - beta_critic * penalty)
@@ -102,6 +108,8 @@ class ReBRACAgent(nn.Module):
                 "need beta_actor, beta_critic, policy_noise, noise_clip >= 0 and actor_freq >= 1; got "
                 f"{beta_actor}, {beta_critic}, {policy_noise}, {noise_clip}, {actor_freq}"
             )
+        if not 0 < tau <= 1 or not 0 <= gamma <= 1:
+            raise ValueError(f"need 0 < tau <= 1 and 0 <= gamma <= 1; got tau={tau}, gamma={gamma}")
         self.beta_actor, self.beta_critic, self.actor_freq = beta_actor, beta_critic, actor_freq
         self.policy_noise, self.noise_clip, self.gamma, self.tau = policy_noise, noise_clip, gamma, tau
         self.actor = MLP(obs_dim, hidden_dims, action_dim)
@@ -111,15 +119,11 @@ class ReBRACAgent(nn.Module):
         self.critic = Critic(obs_dim, action_dim, hidden_dims, 2, layer_norm=True)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.num_updates = 0
+        self.full_update = True  # whether the current update trains the actor and moves the targets
 
     def sample_actions(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The deterministic policy tanh(MLP(s)) (evaluation acts without exploration noise)."""
         return torch.tanh(self.actor(obs))
-
-    @property
-    def full_update(self) -> bool:
-        """Whether the current update trains the actor and moves the targets."""
-        return self.num_updates % self.actor_freq == 0
 
     def critic_loss(self, batch: Batch) -> tuple[Tensor, Info]:
         missing = [k for k in ("next_actions", "next_action_masks") if k not in batch]
@@ -160,3 +164,5 @@ class ReBRACAgent(nn.Module):
             polyak_update(self.target_critic, self.critic, self.tau)
             polyak_update(self.target_actor, self.actor, self.tau)
         self.num_updates += 1
+        # a bool, not the counter, is what ``loss`` reads: torch.compile traces two graphs, not one per step
+        self.full_update = self.num_updates % self.actor_freq == 0

@@ -29,17 +29,16 @@ log = logging.getLogger(__name__)
 
 
 def next_transition_indices(observations: np.ndarray, next_observations: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """For each transition i, the index j > i with observations[j] == next_observations[i] (bitwise), else -1.
+    """For each transition i, the smallest j > i with observations[j] == next_observations[i] (bitwise), else -1.
 
     ``ends`` (bool, (N,)) marks transitions after which the episode stops (terminal or time limit): -1 there.
     """
-    first: dict[bytes, int] = {}
-    for j in range(len(observations) - 1, -1, -1):  # the earliest occurrence of each observation wins
-        first[observations[j].tobytes()] = j
+    nearest: dict[bytes, int] = {}  # observation -> its smallest index above the current i
     idx = np.full(len(observations), -1, dtype=np.int64)
-    for i in np.flatnonzero(~ends):
-        j = first.get(next_observations[i].tobytes(), -1)
-        idx[i] = j if j > i else -1
+    for i in range(len(observations) - 1, -1, -1):
+        if not ends[i]:
+            idx[i] = nearest.get(next_observations[i].tobytes(), -1)
+        nearest[observations[i].tobytes()] = i
     return idx
 
 
