@@ -24,6 +24,14 @@ StepFn = Callable[[nn.Module, torch.optim.Optimizer, Batch], dict[str, Tensor]]
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
+def compile_fn(fn: Callable, mode: str = "default", backend: str = "inductor") -> Callable:
+    """``torch.compile(fn)`` with an inductor ``mode`` from COMPILE_MODES (ignored by other backends)."""
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"mode must be one of {COMPILE_MODES}, got {mode!r}")
+    options = {"mode": None if mode == "default" else mode} if backend == "inductor" else {}
+    return torch.compile(fn, backend=backend, **options)
+
+
 def _loss(agent: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
     return agent.loss(batch)
 
@@ -44,12 +52,9 @@ class CompiledStep:
     """
 
     def __init__(self, mode: str = "default", backend: str = "inductor") -> None:
-        if mode not in COMPILE_MODES:
-            raise ValueError(f"mode must be one of {COMPILE_MODES}, got {mode!r}")
-        options = {"mode": None if mode == "default" else mode} if backend == "inductor" else {}
+        self.loss = compile_fn(_loss, mode, backend)
+        self.update = compile_fn(_update, mode, backend)
         self.mode, self.backend = mode, backend
-        self.loss = torch.compile(_loss, backend=backend, **options)
-        self.update = torch.compile(_update, backend=backend, **options)
 
     def __call__(self, agent: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch) -> dict[str, Tensor]:
         # Gradients get memory of their own, accumulated into in place: under inductor's CUDA graphs

@@ -18,11 +18,13 @@ from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 
 from litlab.rl.fql.agent import FlowBCAgent, FQLAgent
+from litlab.rl.fql.graph import COMPILE_MODES as INDUCTOR_MODES
+from litlab.rl.fql.graph import compile_fn
 from litlab.rl.fql.iql import IQLAgent
 from litlab.rl.fql.rebrac import ReBRACAgent
 
 SHOWN = ("critic_loss", "bc_flow_loss", "distill_loss", "q_mean", "actor_loss")
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "aot_eager")
+COMPILE_MODES = (*INDUCTOR_MODES, "aot_eager")  # aot_eager: traced only (the backend of that name)
 
 
 class OfflineRLModule(LightningModule):
@@ -73,10 +75,8 @@ class OfflineRLModule(LightningModule):
         if mode is None:
             return self.agent.loss(batch)
         if self._compiled_loss is None:
-            if mode == "aot_eager":
-                self._compiled_loss = torch.compile(self.agent.loss, backend="aot_eager")
-            else:
-                self._compiled_loss = torch.compile(self.agent.loss, mode=None if mode == "default" else mode)
+            backend = "aot_eager" if mode == "aot_eager" else "inductor"
+            self._compiled_loss = compile_fn(self.agent.loss, "default" if backend == "aot_eager" else mode, backend)
         return self._compiled_loss(batch)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
