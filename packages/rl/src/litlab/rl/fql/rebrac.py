@@ -67,8 +67,8 @@ def rebrac_td_target(
             f"{tuple(masks.shape)}, {tuple(next_action_masks.shape)}"
         )
     penalty = (next_actions - next_dataset_actions).pow(2).sum(-1) * next_action_masks
-    y = rewards + gamma * masks * (next_q.min(0).values - beta_critic * penalty)
-    return y.detach(), {"critic_penalty": penalty.mean().detach()}
+    y = losses.td_target(rewards, masks, next_q - beta_critic * penalty, gamma, "min")  # min_k(q_k - c) = min_k q_k - c
+    return y, {"critic_penalty": penalty.mean().detach()}
 
 
 def rebrac_actor_loss(q: Tensor, actions: Tensor, dataset_actions: Tensor, beta_actor: float) -> tuple[Tensor, Info]:
