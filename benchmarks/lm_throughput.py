@@ -5,6 +5,8 @@ AdamW, median of the timed steps after warm-up; no Lightning in the timed loop:
 - litlab lightning LM: CausalLM, pattern "L", hidden 768, 12 layers, 6 heads x 128, SwiGLU 3072, tied
   vocab 32k, the `LanguageModel.loss` (fused chunked head + CE) -- the training step of the recipe;
   `-eager` without torch.compile, plain with `LanguageModel.use_compile()` (compiled blocks and CE chunk);
+- litlab lightning LM `-matched`: fla RetNet's parameter counts (untied head, SwiGLU 2048: 141.2M, of which
+  92.0M non-embedding), so both models do the same matmul FLOPs per token;
 - litlab softmax LM: the same with pattern "S" (RoPE + SDPA/FlashAttention);
 - fla `RetNetForCausalLM` (flash-linear-attention 0.6.0: constant per-head decay, fused norm/SwiGLU/CE);
 - HF `LlamaForCausalLM` with SDPA.
@@ -26,14 +28,25 @@ import time
 import torch
 
 TOKENS = 65536
-LITLAB = {"litlab-lightning": "L", "litlab-lightning-eager": "L", "litlab-softmax": "S", "litlab-softmax-eager": "S"}
+LITLAB = {
+    "litlab-lightning": "L",
+    "litlab-lightning-eager": "L",
+    "litlab-lightning-matched": "L",
+    "litlab-softmax": "S",
+    "litlab-softmax-eager": "S",
+}
 
 
 def litlab_model(name: str):
     from litlab.attention import BackboneConfig, LanguageModel
 
-    cfg = BackboneConfig(dim=768, num_layers=12, num_heads=6, head_dim=128, pattern=LITLAB[name], ffn_hidden=3072)
-    module = LanguageModel(cfg, vocab_size=32000)
+    # "-matched": fla RetNet's sizes exactly (untied head, SwiGLU 2048: 141.2M, 92.0M non-embedding), so both do
+    # the same matmul FLOPs per token; the others: the recipe's tied head and SwiGLU 3072 (144.9M, 120.3M)
+    matched = name.endswith("-matched")
+    cfg = BackboneConfig(
+        dim=768, num_layers=12, num_heads=6, head_dim=128, pattern=LITLAB[name], ffn_hidden=2048 if matched else 3072
+    )
+    module = LanguageModel(cfg, vocab_size=32000, tie_embeddings=not matched)
     if not name.endswith("-eager"):
         module.use_compile()
     return module, lambda ids: module.loss(ids)[0]

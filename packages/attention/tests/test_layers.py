@@ -122,6 +122,22 @@ def test_lightning_attention_learnable_decay_gets_gradient_and_errors():
         LightningAttention(16, 2, 8, decay="none", learnable_decay=True)
 
 
+def test_fixed_slopes_reach_the_op_as_one_tensor_until_the_buffer_changes():
+    # the op checks a GPU decay's values once per tensor (a device sync); a new tensor per call re-checks
+    layer = LightningAttention(16, 2, 8, layer_idx=1, num_layers=3)
+    assert layer.decay() is layer.decay() is layer.slopes
+    layer.to(torch.bfloat16)
+    first = layer.decay()
+    assert first.dtype == torch.float32 and first is layer.decay()
+    assert torch.equal(first, slopes(2, 1, 3).bfloat16().float())
+    layer.load_state_dict({**layer.state_dict(), "slopes": torch.tensor([0.5, 0.25])})  # in place: new version
+    assert layer.decay() is not first and layer.decay().tolist() == [0.5, 0.25]
+    learned = LightningAttention(16, 2, 8, learnable_decay=True)
+    with torch.no_grad():
+        learned.slopes[0] = -1.0
+    assert learned.decay().tolist()[0] == 0.0  # clamped at 0, still differentiable above it
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -91,3 +91,17 @@ def test_compiled_language_model_matches_eager_on_gpu():
     assert abs(out.item() - ref.item()) < 1e-2 * ref.item()
     for p, q in zip(eager.parameters(), compiled.parameters(), strict=True):
         assert (p.grad - q.grad).norm() <= 5e-2 * p.grad.norm() + 1e-6
+
+
+def test_lightning_layer_training_step_never_syncs_on_gpu():
+    """A device sync per layer (e.g. reading the decay back to check it) stalls the launch queue every layer."""
+    layer = LightningAttention(256, 2, 128).cuda()
+    x = torch.randn(2, 300, 256, device="cuda", requires_grad=True)
+    layer(x).sum().backward()  # the first call checks the fixed slopes once
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            y = layer(x)
+        y.float().sum().backward()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

@@ -28,8 +28,12 @@ from litlab.attention.layers.norm import RMSNorm
 from litlab.attention.ops import lightning_attn, lightning_attn_step
 from litlab.attention.ops import slopes as decay_slopes
 
-# Graph break for torch.compile: the op runs its own Triton kernels / autograd.Function eagerly.
-_attn = torch.compiler.disable(lightning_attn)
+
+@torch.compiler.disable  # graph break for torch.compile: the op runs its own Triton kernels / autograd.Function
+def _attn(layer: LightningAttention, q: Tensor, k: Tensor, v: Tensor, **kwargs) -> tuple[Tensor, Tensor | None]:
+    # the slopes are read here, outside any compiled graph, so a fixed buffer reaches the op as the same
+    # tensor on every call and its values are checked once (a check reads them back: a device sync)
+    return lightning_attn(q, k, v, layer.decay(), scale=1.0, **kwargs)
 
 DecayKind = Literal["minimax", "alibi", "tnl_paper", "none"]
 
@@ -77,8 +81,23 @@ class LightningAttention(nn.Module):
             self.register_buffer("slopes", s)
 
     def decay(self) -> Tensor | None:
-        """Current slopes s >= 0 [H] in fp32, or None without decay."""
-        return None if self.slopes is None else self.slopes.float().clamp(min=0.0)
+        """Current slopes s >= 0 [H] in fp32, or None without decay.
+
+        Learnable slopes are clamped at 0 (a new tensor each call, so the op checks them on each call, one
+        device sync per layer). Fixed slopes come from the formula (>= 0) and are returned as one tensor for
+        as long as the buffer is unchanged, so the op's check of their values runs once.
+        """
+        s = self.slopes
+        if s is None:
+            return None
+        if isinstance(s, nn.Parameter):
+            return s.float().clamp(min=0.0)
+        if s.dtype == torch.float32:
+            return s
+        key = (s._version, s.data_ptr(), s.dtype, s.device)  # e.g. after model.to(torch.bfloat16)
+        if getattr(self, "_decay_fp32", (None,))[0] != key:
+            self._decay_fp32 = (key, s.float())
+        return self._decay_fp32[1]
 
     def _qkv(self, x: Tensor, join: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """x [.., C] -> contiguous q, k, v [.., H, d] (after SiLU) and the gate pre-activation [.., H*d].
@@ -102,7 +121,7 @@ class LightningAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Causal attention over x [B, T, C] from a zero state."""
         q, k, v, gate = self._qkv(x)  # (B, T, H, d)
-        o, _ = _attn(q, k, v, self.decay(), scale=1.0)
+        o, _ = _attn(self, q, k, v)
         return self._output(o, gate)
 
     def init_state(self, batch: int) -> Tensor:
@@ -113,7 +132,7 @@ class LightningAttention(nn.Module):
     def prefill(self, x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         """Process x [B, T, C] continuing from state [B, H, d, d]; returns (y, new state)."""
         q, k, v, gate = self._qkv(x)
-        o, state = _attn(q, k, v, self.decay(), scale=1.0, initial_state=state, output_final_state=True)
+        o, state = _attn(self, q, k, v, initial_state=state, output_final_state=True)
         return self._output(o, gate), state
 
     def step(self, x_t: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
