@@ -35,6 +35,7 @@ def _attn(layer: LightningAttention, q: Tensor, k: Tensor, v: Tensor, **kwargs) 
     # tensor on every call and its values are checked once (a check reads them back: a device sync)
     return lightning_attn(q, k, v, layer.decay(), scale=1.0, **kwargs)
 
+
 DecayKind = Literal["minimax", "alibi", "tnl_paper", "none"]
 
 
