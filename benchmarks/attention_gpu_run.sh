@@ -36,6 +36,9 @@ if [[ ${TEST_SET:-all} == short ]]; then  # the cases a kernel or launch change 
     $T/test_ops_triton.py::test_triton_dkdv_kernels_and_other_tiles_match_naive
     $T/test_ops_gpu.py::test_one_million_tokens_steep_decay_is_finite_and_right)
 fi
+if [[ -n ${TEST_IDS:-} ]]; then  # TEST_IDS="file.py::name file.py::name[case] ...": just these
+  tests=(); for id in $TEST_IDS; do tests+=("$T/$id"); done
+fi
 if has tests; then
   timeout ${TEST_TIMEOUT:-300} python3 -m pytest -p no:cacheprovider "${tests[@]}" -q -rf ${TEST_ARGS:-} --durations=8 \
     2>&1 | tee "$out/tests.log" | tail -40
