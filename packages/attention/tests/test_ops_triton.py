@@ -74,31 +74,6 @@ def test_triton_dkdv_kernels_and_other_tiles_match_naive(monkeypatch, t, d, e, d
     check(inp, torch.float32, op=tri(chunk, seg))
 
 
-@pytest.mark.parametrize("sms,fwd_tile", [(16, 16), (8, 32), (5, 64), (64, None)])
-def test_forward_fills_the_sms_with_narrow_tiles_and_backward_segments_itself(monkeypatch, sms, fwd_tile):
-    """B x H x tiles below the SM count: the forward narrows its E tile (triton_plan.forward_plan) while the
-    backward keeps the segmented plan and computes the segment states the forward skipped; with too many SMs
-    for tiles of fwd_min_tile both stay segmented. Everything still equals float64 naive."""
-    monkeypatch.setattr(triton_plan, "_sms", lambda device: sms)
-    monkeypatch.setitem(triton_config.CONFIG, "fwd_min_tile", 16)
-    monkeypatch.setitem(triton_config.CONFIG, "fwd_fill", 0.8)
-    plans = []
-    real = triton_plan.forward_plan
-
-    def spy(*args):
-        plans.append((args[0], real(*args)))
-        return plans[-1][1]
-
-    monkeypatch.setattr(chunk_triton, "forward_plan", spy)
-    inp = make_inputs(2, 150, 2, 24, 64, torch.float32, DEV, decay=[0.3, 0.02], state=True, seed=21)
-    check(inp, torch.float32, op=tri(16, None))  # 2 x 2 x 1 tile of 64 < sms: segments
-    plan, fwd = plans[0]
-    assert plan.use_seg and plan.g > 1
-    assert fwd.fwd_tile == fwd_tile and fwd.use_seg == (fwd_tile is None)
-    if fwd_tile:
-        assert (fwd.g, fwd.num_items, fwd.seg % 16) == (1, 2, 0) and fwd.seg >= 150
-
-
 def test_triton_separate_forward_and_backward_chunks(monkeypatch):
     monkeypatch.setitem(triton_config.CONFIG, "fwd_chunk", 16)
     monkeypatch.setitem(triton_config.CONFIG, "bwd_chunk", 32)

@@ -12,7 +12,7 @@ import triton
 from litlab.attention.ops import triton_bwd, triton_bwd_fused, triton_fwd, triton_seg
 from litlab.attention.ops.triton_common import pad
 from litlab.attention.ops.triton_config import CONFIG, launch, tile
-from litlab.attention.ops.triton_plan import Plan, forward_plan, make_plan
+from litlab.attention.ops.triton_plan import Plan, make_plan
 
 POISON = False  # tests set this: every buffer a kernel must write starts as NaN
 
@@ -40,39 +40,21 @@ def _common(plan: Plan, cu, h, kd, ed, has_decay, chunk):
     )
 
 
-def _seg_states(k, v, decay, cu, plan: Plan) -> torch.Tensor:
-    """L [items, H, K, E] fp32: each segment's own final state from a zero start (one pass over k, v)."""
-    h, kd, ed = k.shape[2], k.shape[3], v.shape[-1]
-    kp, ep = pad(kd), pad(ed)
-    be = tile("fwd", ep, kp)
-    ne = triton.cdiv(ed, be)
-    com = _common(plan, cu if cu is not None else k, h, kd, ed, decay is not None, plan.fwd_chunk)
-    L = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=k.device)
-    triton_seg.seg_state_kernel[(ne * h * plan.num_items,)](
-        k,
-        v,
-        decay if decay is not None else k,
-        L,
-        BK=kp,
-        BE=be,
-        NE=ne,
-        IEEE=k.dtype == torch.float32,
-        **com,
-        **launch("seg"),
-    )
-    return L
-
-
 def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
     b, t, h, kd = q.shape
     ed = v.shape[-1]
     kp, ep = pad(kd), pad(ed)
-    be = plan.fwd_tile or tile("fwd", ep, kp)
+    be = tile("fwd", ep, kp)
     ne = triton.cdiv(ed, be)
     ieee = q.dtype == torch.float32
     com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None, plan.fwd_chunk)
     dec = decay if decay is not None else q
-    L = _seg_states(k, v, decay, cu, plan) if plan.use_seg else None
+    L = None
+    if plan.use_seg:
+        L = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
+        triton_seg.seg_state_kernel[(ne * h * plan.num_items,)](
+            k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **launch("seg")
+        )
     o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
     triton_fwd.fwd_kernel[(ne * h * plan.num_items,)](
@@ -219,8 +201,8 @@ class LightningAttnFunction(torch.autograd.Function):
     """o, S_T = lightning attention of contiguous q, k, v; gradients for q, k, v, decay, S_0 and via dS_T."""
 
     @staticmethod
-    def forward(ctx, q, k, v, decay, s0, scale, cu, plan, fwd_plan):
-        o, st, L = _fwd(q, k, v, decay, scale, s0, cu, fwd_plan, store_st=True)
+    def forward(ctx, q, k, v, decay, s0, scale, cu, plan):
+        o, st, L = _fwd(q, k, v, decay, scale, s0, cu, plan, store_st=True)
         ctx.save_for_backward(q, k, v, decay, s0, st, L, cu)
         ctx.scale, ctx.plan = scale, plan
         ctx.set_materialize_grads(False)
@@ -231,8 +213,6 @@ class LightningAttnFunction(torch.autograd.Function):
         q, k, v, decay, s0, st, L, cu = ctx.saved_tensors
         if do is None:
             do = torch.zeros(*q.shape[:3], v.shape[-1], dtype=q.dtype, device=q.device)
-        if ctx.plan.use_seg and L is None:  # the forward filled the GPU with narrow tiles, unsegmented
-            L = _seg_states(k, v, decay, cu, ctx.plan)
         decay_grad = decay is not None and ctx.needs_input_grad[3]
         s0_grad = s0 is not None and ctx.needs_input_grad[4]
         dq, dk, dv, ddecay, ds0 = _bwd(
@@ -251,7 +231,7 @@ class LightningAttnFunction(torch.autograd.Function):
             decay_grad,
             s0_grad,
         )
-        return dq, dk, dv, ddecay, ds0, None, None, None, None
+        return dq, dk, dv, ddecay, ds0, None, None, None
 
 
 # Head dims above MAX_DIM run as pieces of at most MAX_DIM. Lightning attention is a sum over K pieces
@@ -307,8 +287,6 @@ def _triton_single(q, k, v, decay, scale, initial_state, cu_seqlens, chunk_size,
     cu = None if cu_seqlens is None else cu_seqlens.to(torch.int64).contiguous()
     chunks = (chunk_size, chunk_size) if chunk_size else (CONFIG["fwd_chunk"], CONFIG["bwd_chunk"])
     plan = make_plan(b, t, h, tiles, cu, chunks, segment_len, q.device)
-    fwd_plan = forward_plan(plan, b, h, v.shape[-1], tile("fwd", ep, kp), segment_len, q.device)
     dec = None if decay is None else decay.to(torch.float32).contiguous()
     s0 = None if initial_state is None else initial_state.contiguous()
-    args = (q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan, fwd_plan)
-    return LightningAttnFunction.apply(*args)
+    return LightningAttnFunction.apply(q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan)

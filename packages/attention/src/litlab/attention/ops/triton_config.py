@@ -16,10 +16,6 @@ CONFIG: dict = {
     "bwd_chunk": 64,
     # when B x H x (forward tiles) < SMs, the segment plan aims for programs_per_sm x SMs programs
     "programs_per_sm": 4,
-    # before segmenting a forward, narrow its E tile (not below fwd_min_tile) until B x H x tiles reaches
-    # fwd_fill x SMs (triton_plan.forward_plan); fwd_min_tile above the E tile turns this off
-    "fwd_min_tile": 32,
-    "fwd_fill": 0.9,
     # "elems": most elements of a program's fp32 state tile; it sets the E tile (fwd, dv) or K tile (dq, dk)
     # as elems // (the other, full head dim), a power of two in [16, padded dim]; the rest are launch options
     "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 2},

@@ -3,7 +3,6 @@ that items x heads x tiles fill the GPU even for one long sequence with few head
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -26,7 +25,6 @@ class Plan:
     items: torch.Tensor | None  # int32 [num_items, 2] = (sequence, segment) with cu_seqlens
     num_items: int
     use_seg: bool
-    fwd_tile: int | None = None  # E tile of the forward kernel (None: triton_config's)
 
 
 @functools.lru_cache(maxsize=16)
@@ -64,23 +62,3 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
     pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, triton.cdiv(ln, seg)))]
     items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
     return Plan(n_seq, t, *chunks, seg, 0, items, len(pairs), len(pairs) > n_seq)
-
-
-def forward_plan(plan: Plan, b: int, h: int, ed: int, be: int, segment_len: int | None, device) -> Plan:
-    """The forward's own plan. Where ``plan`` cuts a uniform batch into segments only to fill the SMs (no
-    segment_len given), the forward can fill them with narrower E tiles instead (down to
-    CONFIG["fwd_min_tile"], until B x H x tiles >= CONFIG["fwd_fill"] x SMs): each extra tile re-reads q, k
-    (mostly from L2, its neighbours read the same chunks at the same time) and recomputes q k^T, where
-    segments cost a second pass over k, v from HBM. The backward keeps ``plan`` and then computes the segment
-    states itself (the same k, v pass the segmented forward would have made)."""
-    if not plan.use_seg or plan.items is not None or segment_len is not None:
-        return plan
-    want = CONFIG["fwd_fill"] * _sms(device)
-    while b * h * triton.cdiv(ed, be) < want:
-        if be // 2 < CONFIG["fwd_min_tile"]:
-            return plan
-        be //= 2
-    chunk = max(plan.fwd_chunk, plan.bwd_chunk)
-    return dataclasses.replace(
-        plan, seg=triton.cdiv(plan.t, chunk) * chunk, g=1, num_items=b, use_seg=False, fwd_tile=be
-    )
