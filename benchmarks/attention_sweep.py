@@ -8,7 +8,7 @@ finite). The winner is then checked against float64 naive (bf16, decay, initial 
 segments) and timed at the other T. Prints one line per variant and writes ``sweep.json``.
 
     python benchmarks/attention_sweep.py --t 4096 --check-ts 1024,16384,65536 --out results
-    python benchmarks/attention_sweep.py --t 16384,32768,65536 --groups plan --check-ts 4096 --out results
+    python benchmarks/attention_sweep.py --t 16384,32768,65536 --groups fwd_seg,plan --check-ts 4096 --out results
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def variants():
     fwd += [{"fwd_chunk": 128, "fwd": {"elems": e, **launch(8, st)}} for e in (8192, 16384) for st in (2, 3)]
     dkv = [{"fuse_dkdv": True, "dkv": launch(w, st)} for w, st in itertools.product((4, 8), (1, 2, 3))]
     out = [("fwd", fwd), ("dkv", [{"fuse_dkdv": False}] + dkv)]
+    # the segmented forward (search it at T >= 16k with H = 16, where B*H*tiles < SMs)
+    out.append(("fwd_seg", [{"fwd_seg": launch(w, st)} for w, st in itertools.product((4, 8), (1, 2, 3, 4))]))
     out.append(("plan", [{"programs_per_sm": p} for p in (1, 2, 4, 8, 16)]))
     for kind in ("dq", "dk", "dv"):
         grid = itertools.product((8192, 16384), (4, 8), (2, 3))

@@ -81,6 +81,16 @@ def test_triton_separate_forward_and_backward_chunks(monkeypatch):
     check(inp, torch.float32, op=tri(None, 32))
 
 
+def test_segmented_forward_takes_its_own_launch_options(monkeypatch):
+    kinds = []
+    real = chunk_triton.launch
+    monkeypatch.setattr(chunk_triton, "launch", lambda kind: kinds.append(kind) or real(kind))
+    inp = make_inputs(1, 40, 2, 16, 16, torch.float32, DEV, decay=[0.3, 0.0], seed=8)
+    whole, cut = (run(inp, "triton", op=tri(16, seg), grad=False) for seg in (None, 16))
+    assert kinds == ["fwd", "seg", "fwd_seg"]  # one segment: the plain forward; three: segment states, then fwd_seg
+    assert compare(whole, cut)["o"] <= 1e-6
+
+
 def test_triton_fp16_matches_naive():
     inp = make_inputs(1, 70, 2, 32, 32, torch.float16, DEV, decay=[0.1, 1.0], state=True, seed=11)
     check(inp, torch.float16, op=tri(32, None))

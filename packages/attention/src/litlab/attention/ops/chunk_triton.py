@@ -75,7 +75,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
         STORE_ST=store_st,
         IEEE=ieee,
         **com,
-        **launch("fwd"),
+        **launch("fwd_seg" if plan.use_seg else "fwd"),
     )
     return o, st, L
 

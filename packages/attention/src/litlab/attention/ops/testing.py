@@ -57,7 +57,7 @@ def run(inp: dict, backend: str, precision=None, grad: bool = True, op=lightning
         if x is not None:
             x = x.detach().to(precision or x.dtype).requires_grad_(grad)
         leaves[name] = x
-    o, st = lightning_attn(
+    o, st = op(
         leaves["q"],
         leaves["k"],
         leaves["v"],

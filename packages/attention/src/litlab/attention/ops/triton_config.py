@@ -19,6 +19,9 @@ CONFIG: dict = {
     # "elems": most elements of a program's fp32 state tile; it sets the E tile (fwd, dv) or K tile (dq, dk)
     # as elems // (the other, full head dim), a power of two in [16, padded dim]; the rest are launch options
     "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 2},
+    # launch options of the forward kernel when the plan cuts segments (B x H x tiles < SMs: long T, few
+    # sequences), where each program also combines earlier segments' states; the sweep's "fwd_seg" group
+    "fwd_seg": {"num_warps": 4, "num_stages": 2},
     "seg": {"num_warps": 4, "num_stages": 3},
     "dq": {"elems": 8192, "num_warps": 4, "num_stages": 2},
     "dk": {"elems": 8192, "num_warps": 4, "num_stages": 3},
