@@ -9,9 +9,21 @@ from litlab.rl.fql.iql import awr_loss, expectile_loss
 
 
 def test_expectile_loss_weights_by_sign():
-    diff = torch.tensor([2.0, -2.0])
-    # 0.7 * 4 and 0.3 * 4, averaged
-    assert expectile_loss(diff, 0.7).item() == pytest.approx((2.8 + 1.2) / 2)
+    diff = torch.tensor([2.0, -1.0])  # asymmetric: swapping the two weights changes the value
+    # positive diff (target above v) weighs tau = 0.9: (0.9 * 4 + 0.1 * 1) / 2 (swapped: 0.65)
+    assert expectile_loss(diff, 0.9).item() == pytest.approx((3.6 + 0.1) / 2)
+
+
+def test_expectile_loss_is_minimised_at_the_upper_expectile():
+    # targets {0, 1}, tau 0.9: the minimiser v solves 0.9 (1 - v) = 0.1 v, v = 0.9 (above the mean, as IQL needs)
+    targets = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    for tau, v_star in ((0.9, 0.9), (0.5, 0.5), (0.2, 0.2)):
+        v = torch.tensor(v_star, dtype=torch.float64, requires_grad=True)
+        expectile_loss(targets - v, tau).backward()
+        assert v.grad.item() == pytest.approx(0.0, abs=1e-6)  # the weights are fp32 scalars
+        off = torch.tensor(v_star + 0.05, dtype=torch.float64, requires_grad=True)
+        expectile_loss(targets - off, tau).backward()
+        assert off.grad.item() > 0  # above the minimiser the loss grows
 
 
 def test_awr_loss_clips_weight_and_detaches_advantage():

@@ -9,13 +9,13 @@ from litlab.rl.fql import losses
 
 
 def test_td_target_mean_and_min():
-    r = torch.tensor([1.0, 0.0])
-    mask = torch.tensor([1.0, 0.0])
-    next_q = torch.tensor([[2.0, 5.0], [4.0, 7.0]])  # (K=2, B=2)
-    # mean: 1 + 0.5 * 1 * 3 = 2.5 ; second sample is terminal: 0
-    assert torch.allclose(losses.td_target(r, mask, next_q, 0.5, "mean"), torch.tensor([2.5, 0.0]))
-    # min: 1 + 0.5 * 2 = 2
-    assert torch.allclose(losses.td_target(r, mask, next_q, 0.5, "min"), torch.tensor([2.0, 0.0]))
+    r = torch.tensor([1.0, 0.0, 2.0])
+    mask = torch.tensor([1.0, 0.0, 1.0])
+    next_q = torch.tensor([[2.0, 5.0, -1.0], [4.0, 7.0, 3.0]])  # (K=2, B=3): K != B, so an axis mix-up fails
+    # mean over critics: (3, 6, 1) -> 1 + 0.5 * 3 = 2.5 ; second sample is terminal: 0 ; 2 + 0.5 * 1 = 2.5
+    assert torch.allclose(losses.td_target(r, mask, next_q, 0.5, "mean"), torch.tensor([2.5, 0.0, 2.5]))
+    # min over critics: (2, 5, -1) -> 1 + 0.5 * 2 = 2 ; 0 ; 2 - 0.5 = 1.5
+    assert torch.allclose(losses.td_target(r, mask, next_q, 0.5, "min"), torch.tensor([2.0, 0.0, 1.5]))
     with pytest.raises(ValueError, match="q_agg"):
         losses.td_target(r, mask, next_q, 0.5, "max")
     with pytest.raises(ValueError, match="next_q"):
