@@ -40,6 +40,22 @@ def test_chunked_equals_plain_forward_and_backward(token_chunk, vocab_chunk, tra
         torch.testing.assert_close(got, exp, rtol=1e-10, atol=1e-12)
 
 
+def test_head_transform_against_its_formula():
+    """The reference above shares HeadTransform.apply with the kernel: check the map itself by hand,
+    z' = softcap * tanh(z * logit_scale / softcap) / temperature, and its derivative."""
+    h, w, b, y = inputs()
+    transform = HeadTransform(logit_scale=0.7, softcap=3.0, temperature=1.3)
+    z = h.detach() @ w.detach().T + b.detach()
+    by_hand = (3.0 * torch.tanh(z * 0.7 / 3.0) / 1.3).log_softmax(-1)
+    expected = by_hand.gather(-1, y.clamp_min(0)[..., None])[..., 0] * (y != -100)
+    torch.testing.assert_close(naive_token_logps(h, w, y, b, transform), expected, rtol=1e-12, atol=1e-12)
+    out = chunked_token_logps(h, w, y, b, transform, token_chunk=4, vocab_chunk=3)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    zz = torch.tensor([-7.0, 0.0, 2.0], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad((3.0 * torch.tanh(zz * 0.7 / 3.0) / 1.3).sum(), zz)
+    torch.testing.assert_close(transform.derivative(zz.detach()), grad, rtol=1e-12, atol=1e-12)
+
+
 def test_no_bias_and_only_some_inputs_need_grad():
     h, w, _, y = inputs(r=2, t=9, d=6, v=17, bias=False)
     w.requires_grad_(False)

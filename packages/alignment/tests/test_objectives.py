@@ -67,6 +67,28 @@ def test_margin_schedule():
     assert SMPO(margin=0.5).current_margin(0.0) == 0.5
 
 
+def test_scheduled_margin_reaches_the_loss():
+    obj = SMPO(beta=2.0, margin=3.0, margin_schedule=True, margin_start=1.0, eos_rejected_coef=1.0,
+               lower_clip_percentile=None, min_log_prob=None, sft_weight=0.0)  # fmt: skip
+    loss, info = obj(LP, BATCH, progress=0.5)  # m = 2: the numbers of test_smpo_original_by_hand
+    assert loss.item() == pytest.approx((0.36 + 4.0) / 2, abs=1e-12) and info["margin_target"].item() == 2.0
+    loss, _ = obj(LP, BATCH, progress=1.0)  # m = 3: u = (-1.3, -2) -> (2.6^2 + 4^2) / 2
+    assert loss.item() == pytest.approx((2.6**2 + 16.0) / 2, abs=1e-12)
+
+
+def test_dpo_uses_each_rows_reference():
+    ref = torch.zeros_like(LP)
+    ref[0, 0] = 9.0  # off the completion: must not count
+    ref[0, 1], ref[1, 1], ref[2, 0], ref[3, 2] = -0.1, -0.5, -0.2, -1.0  # chosen 1, rejected 0, chosen 0, rejected 1
+    sp = lambda x: math.log1p(math.exp(x))
+    # Delta = (pi+ - ref+) - (pi- - ref-): pair0 (-0.6 + 0.2) - (-4.0 + 0.5) = 3.1, pair1 (-0.5) - (-1.6) = 1.1
+    loss, _ = DPO(beta=0.5)(LP, BATCH, ref)
+    assert loss.item() == pytest.approx((sp(-0.5 * 3.1) + sp(-0.5 * 1.1)) / 2, abs=1e-12)
+    # ipo on means: pair0 (-0.3 + 0.1) - (-2.0 + 0.25) = 1.55, pair1 (-0.3 + 0.05) - (-1.3 + 0.5) = 0.55
+    loss, _ = DPO(beta=0.5, loss_type="ipo")(LP, BATCH, ref)
+    assert loss.item() == pytest.approx((0.55**2 + 0.45**2) / 2, abs=1e-12)
+
+
 def test_dpo_simpo_orpo_reductions():
     ref = torch.zeros_like(LP)
     loss, info = DPO(beta=0.5)(LP, BATCH, ref)  # sums: chosen -0.6 / -0.6, rejected -4.0 / -2.6
