@@ -56,6 +56,13 @@ def test_save_to_disk_folder_and_existing_tokenizer(tmp_path):
     dm2 = _dm(str(tmp_path / "ds"), tmp_path, tokenizer=str(tmp_path / "tokenizer.json"))
     assert dm2.tokenizer.to_str() == dm.tokenizer.to_str()
     assert np.array_equal(dm2.train_tokens, dm.train_tokens)
+    # another tokenizer (not the one cached for this source) must be the one used, and the tokens with it
+    other = train_bpe(["lorem ipsum dolor sit amet"] * 20, 270)
+    other.save(str(tmp_path / "other.json"))
+    dm3 = _dm(str(tmp_path / "ds"), tmp_path, tokenizer=str(tmp_path / "other.json"))
+    assert dm3.tokenizer.to_str() == other.to_str() and dm3.vocab_size == other.get_vocab_size() != dm.vocab_size
+    assert dm3.decode(dm3.encode(DOCS[0])) == DOCS[0] and dm3.encode(DOCS[0]) != dm.encode(DOCS[0])
+    assert len(dm3.train_tokens) > len(dm.train_tokens)  # fewer merges fit this corpus: longer stream
 
 
 def test_tokenization_is_cached_and_split_is_disjoint(tmp_path):

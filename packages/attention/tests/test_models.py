@@ -61,10 +61,15 @@ def test_generation_stops_at_eos_and_pads():
     lm = _lm("L", "swiglu")
     prompt = torch.randint(0, 50, (2, 4))
     free = lm.generate(prompt, 10)
-    eos = int(free[0, 6])  # the token row 0 emits third
-    out = lm.generate(prompt, 10, eos_token_id=eos)
-    first = (out[0, 4:] == eos).nonzero()[0].item()
-    assert (out[0, 4 + first :] == eos).all() and torch.equal(out[0, : 4 + first], free[0, : 4 + first])
+    eos = int(free[0, 4])  # row 0's first new token; the free run goes on with other tokens after it
+    want = free.clone()
+    for row in want:  # after its first eos a row is padded with eos; the other row goes on as before
+        hits = (row[4:] == eos).nonzero()
+        if len(hits):
+            row[4 + int(hits[0]) :] = eos
+    assert not torch.equal(want, free)  # else ignoring eos_token_id would pass too
+    assert torch.equal(lm.generate(prompt, 10, eos_token_id=eos), want)
+    assert torch.equal(lm.generate(prompt[:1], 10, eos_token_id=eos), want[:1, :5])  # all done: stops early
     assert lm.generate(prompt, 0).shape == (2, 4)
 
 

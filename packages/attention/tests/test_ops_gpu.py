@@ -47,6 +47,7 @@ def test_fp32_ieee_and_segments_match_torch_float64(decay):
     inp = make_inputs(1, 20000, 4, 128, 128, torch.float32, "cuda", decay=decay, state=True, seed=1)
     got, ref = run(inp, "triton"), run(inp, "torch", precision=F64)
     errs = compare(got, ref)
+    assert set(errs) == {"o", "final_state", "dq", "dk", "dv", "dinitial_state"} | ({"ddecay"} if decay else set())
     assert max(v for n, v in errs.items() if n != "ddecay") <= 1e-5, errs
     assert errs.get("ddecay", 0.0) <= 1e-4, errs
 

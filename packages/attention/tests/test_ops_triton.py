@@ -27,10 +27,24 @@ def poison(monkeypatch):
 def tri(chunk=64, seg=None):
     """lightning_attn-like op that calls the Triton path with explicit chunk and segment lengths."""
 
-    def op(q, k, v, decay=None, *, initial_state=None, output_final_state=False, cu_seqlens=None, **_):
-        return chunk_triton.triton_lightning_attn(
-            q, k, v, decay, q.shape[-1] ** -0.5, initial_state, cu_seqlens, output_final_state, chunk, seg
+    def op(
+        q,
+        k,
+        v,
+        decay=None,
+        *,
+        scale=None,
+        initial_state=None,
+        output_final_state=False,
+        cu_seqlens=None,
+        backend="triton",
+    ):
+        assert backend == "triton", backend
+        scale = q.shape[-1] ** -0.5 if scale is None else scale
+        o, st = chunk_triton.triton_lightning_attn(
+            q, k, v, decay, scale, initial_state, cu_seqlens, output_final_state, chunk, seg
         )
+        return o, (st if output_final_state else None)
 
     return op
 
@@ -75,10 +89,11 @@ def test_triton_dkdv_kernels_and_other_tiles_match_naive(monkeypatch, t, d, e, d
 
 
 def test_triton_separate_forward_and_backward_chunks(monkeypatch):
+    """Forward chunk 16, backward chunk 32 (segments of 32), and a scale other than 1/sqrt(D)."""
     monkeypatch.setitem(triton_config.CONFIG, "fwd_chunk", 16)
     monkeypatch.setitem(triton_config.CONFIG, "bwd_chunk", 32)
     inp = make_inputs(1, 75, 2, 16, 16, torch.float32, DEV, decay=[0.3, 2.0], state=True, seed=12)
-    check(inp, torch.float32, op=tri(None, 32))
+    check(inp, torch.float32, op=tri(None, 32), scale=0.7)
 
 
 def test_segmented_forward_takes_its_own_launch_options(monkeypatch):
