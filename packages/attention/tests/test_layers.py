@@ -122,6 +122,22 @@ def test_lightning_attention_learnable_decay_gets_gradient_and_errors():
         LightningAttention(16, 2, 8, decay="none", learnable_decay=True)
 
 
+def test_rope_tables_rotate_like_positions_and_exactly_one_is_given():
+    from litlab.attention.layers.rope import RotaryEmbedding
+
+    rope = RotaryEmbedding(16, rotary_dim=8)
+    x = torch.randn(2, 5, 3, 16, dtype=torch.float64)
+    pos = torch.arange(7, 12)
+    cos, sin = rope.tables(pos, torch.float64)
+    assert cos.shape == sin.shape == (1, 5, 1, 4)
+    ref = torch.cat([_rope_ref(x[..., :8], pos), x[..., 8:]], dim=-1)  # partial rotary: 8 of 16 channels
+    assert torch.allclose(rope(x, tables=(cos, sin)), ref, atol=1e-12)
+    assert torch.allclose(rope(x, pos), ref, atol=1e-12)
+    for bad in ({}, {"positions": pos, "tables": (cos, sin)}):
+        with pytest.raises(ValueError, match="exactly one of positions and tables"):
+            rope(x, **bad)
+
+
 def test_fixed_slopes_reach_the_op_as_one_tensor_until_the_buffer_changes():
     # the op checks a GPU decay's values once per tensor (a device sync); a new tensor per call re-checks
     layer = LightningAttention(16, 2, 8, layer_idx=1, num_layers=3)

@@ -29,20 +29,32 @@ class RotaryEmbedding(nn.Module):
             raise ValueError(f"theta must be > 1, got {theta}")
         self.rotary_dim, self.theta = rotary_dim, theta
 
-    def forward(self, x: Tensor, positions: Tensor) -> Tensor:
-        """Rotate x [B, T, H, D] at integer positions [T] (or [B, T]).
+    def tables(self, positions: Tensor, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+        """cos and sin of the angles pos * theta^(-2i / rotary_dim), each [B|1, T, 1, rotary_dim/2] in ``dtype``,
+        for integer positions [T] (or [B, T]).
 
         Angles are formed in float64 (exact for positions up to 2^53; fp32 would lose the low bits of
-        pos * freq beyond ~10^5 tokens) and the rotation runs in fp32 (float64 for float64 inputs).
+        pos * freq beyond ~10^5 tokens). Form them once per layer and pass them to ``forward`` for q and k.
         """
         r = self.rotary_dim
-        cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
-        inv_freq = self.theta ** (-torch.arange(0, r, 2, dtype=torch.float64, device=x.device) / r)
+        inv_freq = self.theta ** (-torch.arange(0, r, 2, dtype=torch.float64, device=positions.device) / r)
         angles = positions.to(torch.float64)[..., None] * inv_freq  # (..., T, R/2)
         if angles.dim() == 2:
             angles = angles[None]
-        cos = angles.cos().to(cdt)[:, :, None, :]  # (B|1, T, 1, R/2)
-        sin = angles.sin().to(cdt)[:, :, None, :]
+        return angles.cos().to(dtype)[:, :, None, :], angles.sin().to(dtype)[:, :, None, :]
+
+    def forward(
+        self, x: Tensor, positions: Tensor | None = None, *, tables: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
+        """Rotate x [B, T, H, D] at integer positions [T] (or [B, T]), or by ``tables`` from ``self.tables``.
+
+        The rotation runs in fp32 (float64 for float64 inputs).
+        """
+        if (positions is None) == (tables is None):
+            raise ValueError("RotaryEmbedding: pass exactly one of positions and tables")
+        r = self.rotary_dim
+        cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
+        cos, sin = self.tables(positions, cdt) if tables is None else (t.to(cdt) for t in tables)
         x1, x2, rest = x[..., : r // 2].to(cdt), x[..., r // 2 : r].to(cdt), x[..., r:]
         rotated = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1).to(x.dtype)
         return torch.cat([rotated, rest], dim=-1) if rest.shape[-1] else rotated

@@ -17,6 +17,16 @@ from litlab.attention.layers.rope import RotaryEmbedding
 from litlab.attention.layers.ssmax import SSMax, SSMaxMode
 
 
+@torch.compiler.disable
+def _rope_tables(rope: RotaryEmbedding, pos: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """RoPE's cos/sin tables [1, T, 1, R/2], formed eagerly once per layer (a graph break under torch.compile).
+
+    Traced into a compiled block, Inductor inlined the float64 pow/cos/sin into every element's rotation
+    kernel: 68 of the 213 ms of kernel time per training step of a 138M softmax LM on an H200.
+    """
+    return rope.tables(pos, dtype)
+
+
 class SoftmaxAttention(nn.Module):
     """Causal multi-head softmax attention: [B, T, C] -> [B, T, C].
 
@@ -63,7 +73,8 @@ class SoftmaxAttention(nn.Module):
         q = self.q_proj(x).view(b, t, self.num_heads, self.head_dim)
         k, v = self.kv_proj(x).view(b, t, 2, self.num_kv_heads, self.head_dim).unbind(2)
         pos = torch.arange(start, start + t, device=x.device)
-        q, k = self.rope(q, pos), self.rope(k, pos)
+        tables = _rope_tables(self.rope, pos, torch.float64 if x.dtype == torch.float64 else torch.float32)
+        q, k = self.rope(q, tables=tables), self.rope(k, tables=tables)
         q = self.ssmax(q, pos + 1)  # query at 0-based position p sees p + 1 keys
         return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
 
