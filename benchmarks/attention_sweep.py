@@ -39,7 +39,8 @@ def variants():
     out = [("fwd", fwd), ("dkv", [{"fuse_dkdv": False}] + dkv)]
     # the segmented forward (search it at T >= 16k with H = 16, where B*H*tiles < SMs)
     out.append(("fwd_seg", [{"fwd_seg": launch(w, st)} for w, st in itertools.product((4, 8), (1, 2, 3, 4))]))
-    out.append(("plan", [{"programs_per_sm": p} for p in (1, 2, 4, 8, 16)]))
+    plan = [{"programs_per_sm": p, "seg_round": r} for p in (1, 2, 3, 4, 8) for r in ("up", "down")]
+    out.append(("plan", plan))
     for kind in ("dq", "dk", "dv"):
         grid = itertools.product((8192, 16384), (4, 8), (2, 3))
         out.append((kind, [{kind: {"elems": e, **launch(w, st)}} for e, w, st in grid]))

@@ -184,6 +184,14 @@ def test_segment_plan_edge_cases(monkeypatch):
     assert plan(1, 1000, 2) == (64, 16, True, None)  # 2 programs: min(32 / 2, 16 chunks) segments
     assert plan(7, 1000, 1) == (256, 28, True, None)  # B*H = 7 < 8 SMs: cdiv(32, 7) = 5 -> seg 256, 4 each
     assert plan(2, 1000, 4) == (1024, 2, False, None)  # B*H = 8 SMs: one segment per sequence
+    monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")  # at most 32 programs: floor(32 / 7) = 4
+    assert plan(7, 1000, 1) == (256, 28, True, None)  # 4 segments of 256 either way (1000 / 5 -> 256 too)
+    assert plan(5, 1000, 1) == (192, 30, True, None)  # floor(32 / 5) = 6 -> cdiv(1000, 6) = 167 -> seg 192
+    monkeypatch.setitem(triton_config.CONFIG, "seg_round", "up")
+    assert plan(5, 1000, 1) == (192, 30, True, None)  # cdiv(32, 5) = 7 -> cdiv(1000, 7) = 143 -> 192 as well
+    assert plan(3, 4096, 1) == (384, 33, True, None)  # cdiv(32, 3) = 11 -> seg cdiv(4096 / 11 = 373) = 384
+    monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")
+    assert plan(3, 4096, 1) == (448, 30, True, None)  # floor(32 / 3) = 10 -> 410 -> 448: 30 programs <= 32
     # varlen: seg = 305 * 2 // 32 tokens rounded up to a chunk; an empty sequence still gets one item
     assert plan(1, 305, 2, lens=[0, 5, 0, 300]) == (64, 8, True, [[0, 0], [1, 0], [2, 0], *[[3, j] for j in range(5)]])
     assert plan(1, 0, 2, lens=[0, 0]) == (64, 2, False, [[0, 0], [1, 0]])

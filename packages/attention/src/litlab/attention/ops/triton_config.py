@@ -16,6 +16,9 @@ CONFIG: dict = {
     "bwd_chunk": 64,
     # when B x H x (forward tiles) < SMs, the segment plan aims for programs_per_sm x SMs programs
     "programs_per_sm": 4,
+    # segments per sequence: round programs_per_sm x SMs / (B x H x tiles) "up" (at least that many programs)
+    # or "down" (at most that many, so the last wave is not a short tail)
+    "seg_round": "up",
     # "elems": most elements of a program's fp32 state tile; it sets the E tile (fwd, dv) or K tile (dq, dk)
     # as elems // (the other, full head dim), a power of two in [16, padded dim]; the rest are launch options
     "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 2},

@@ -50,7 +50,9 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
         sms = _sms(device)
         want = CONFIG["programs_per_sm"] * sms
         if lens is None:
-            g = 1 if b * h * tiles >= sms else min(triton.cdiv(want, b * h * tiles), triton.cdiv(t, chunk))
+            per = b * h * tiles  # programs per segment index
+            fit = triton.cdiv(want, per) if CONFIG["seg_round"] == "up" else max(1, want // per)
+            g = 1 if per >= sms else min(fit, triton.cdiv(t, chunk))
             seg = triton.cdiv(triton.cdiv(t, g), chunk) * chunk
         else:
             seg = triton.cdiv(max(1, t * h * tiles // want), chunk) * chunk
