@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from litlab.alignment.logprobs import chunked_token_logps, naive_token_logps
-from litlab.alignment.losses import DPO, ORPO, SMPO, SimPO, pair_rows
+from litlab.alignment.losses import DPO, ORPO, SMPO, SimPO, dpo_loss, orpo_loss, pair_rows, simpo_loss, smpo_loss
 
 # rows: chosen (pair 1), rejected (pair 0), chosen (pair 0), rejected (pair 1): order must not matter
 LP = torch.tensor([[0.0, -0.2, -0.4], [0.0, -3.0, -1.0], [-0.5, -0.1, 0.0], [0.0, -2.0, -0.6]], dtype=torch.float64)
@@ -104,6 +104,32 @@ def test_dpo_simpo_orpo_reductions():
     loss, _ = ORPO(beta=0.1)(LP, BATCH)
     terms = [0.1 * sp(-(lo(-0.3) - lo(-2.0))), 0.1 * sp(-(lo(-0.3) - lo(-1.3)))]
     assert loss.item() == pytest.approx(0.3 + sum(terms) / 2)
+
+
+def test_objectives_pass_every_setting_to_their_loss():
+    """Non-default settings, checked against the pure losses (tested by hand) on the pairs' scores: a setting
+    the objective accepts but drops (or replaces by its default) changes the value."""
+    t = lambda *v: torch.tensor(v, dtype=torch.float64)
+    mean_c, mean_r, sum_c, sum_r, zero = t(-0.3, -0.3), t(-2.0, -1.3), t(-0.6, -0.6), t(-4.0, -2.6), t(0.0, 0.0)
+    sft = 0.6 * 0.3 + 0.4 * 1.65
+    smpo = SMPO(beta=3.0, margin=1.2, loss_type="smooth_double_bound", delta=0.05, chosen_sft_ratio=0.6,
+                eos_rejected_coef=1.0, lower_clip_percentile=None, min_log_prob=None)  # fmt: skip
+    cases = [  # u = (0.5, -0.2): the upper band (delta) acts on pair 0, the lower bound on pair 1
+        (smpo, smpo_loss(mean_c, mean_r, beta=3.0, margin=1.2, loss_type="smooth_double_bound", delta=0.05), sft),
+        (SMPO(beta=3.0, margin=1.2, loss_type="sigmoid", chosen_sft_ratio=0.6, eos_rejected_coef=1.0,
+              lower_clip_percentile=None, min_log_prob=None),
+         smpo_loss(mean_c, mean_r, beta=3.0, margin=1.2, loss_type="sigmoid"), sft),
+        (SimPO(beta=1.5, gamma=0.3, label_smoothing=0.2),
+         simpo_loss(mean_c, mean_r, beta=1.5, gamma=0.3, label_smoothing=0.2)[0], 0.0),
+        (DPO(beta=0.3, loss_type="robust", label_smoothing=0.1, nll_chosen_weight=0.5),
+         dpo_loss(sum_c, sum_r, zero, zero, beta=0.3, loss_type="robust", label_smoothing=0.1)[0], 0.5 * 0.3),
+        (DPO(beta=0.3, label_smoothing=0.1), dpo_loss(sum_c, sum_r, zero, zero, beta=0.3, label_smoothing=0.1)[0], 0),
+        (ORPO(beta=0.4), orpo_loss(mean_c, mean_r, beta=0.4), 0.3),
+    ]  # fmt: skip
+    assert cases[0][1][0] > 0 and cases[0][1][1] > 0  # both bounds of the double bound act
+    for objective, pair_losses, extra in cases:
+        loss, _ = objective(LP, BATCH, torch.zeros_like(LP))
+        assert loss.item() == pytest.approx(pair_losses.mean().item() + extra, abs=1e-12), objective
 
 
 def test_pair_rows_errors():
