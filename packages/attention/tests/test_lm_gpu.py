@@ -4,6 +4,7 @@ reproduces the full forward for lightning, softmax and hybrid stacks."""
 
 import pytest
 import torch
+from torch._dynamo.utils import counters
 
 from litlab.attention import BackboneConfig, CausalLM, LanguageModel, LightningAttention
 
@@ -82,10 +83,13 @@ def test_compiled_language_model_matches_eager_on_gpu():
     eager = LanguageModel(cfg, vocab_size=300).cuda()
     compiled = LanguageModel(cfg, vocab_size=300).cuda()
     compiled.load_state_dict(eager.state_dict())
+    torch._dynamo.reset()
+    counters.clear()
     compiled.use_compile()
     batch = torch.randint(0, 300, (4, 257), device="cuda")
     with torch.autocast("cuda", dtype=torch.bfloat16):
         ref, out = eager.loss(batch)[0], compiled.loss(batch)[0]
+    assert counters["stats"]["unique_graphs"] > 0  # it really compiled (Inductor)
     ref.backward()
     out.backward()
     assert abs(out.item() - ref.item()) < 1e-2 * ref.item()
