@@ -69,6 +69,34 @@ def test_q_term_is_ensemble_mean_even_with_min(agent):
     assert not torch.allclose(q[0], q[1])  # the members differ, so mean != min matters
 
 
+def test_critic_loss_uses_the_agents_gamma_and_aggregation():
+    torch.manual_seed(0)
+    agent = FQLAgent(OBS, ACT, hidden_dims=[32, 32], gamma=0.5, q_agg="min")
+    batch = make_batch()
+    torch.manual_seed(1)
+    loss, _ = agent.critic_loss(batch)
+    torch.manual_seed(1)  # the same noise for a' = mu(s', z')
+    with torch.no_grad():
+        next_q = agent.target_critic(batch["next_observations"], agent.sample_actions(batch["next_observations"]))
+        assert not torch.allclose(next_q.min(0).values, next_q.mean(0))  # min != mean here
+        y = batch["rewards"] + 0.5 * batch["masks"] * next_q.min(0).values
+        expected = (agent.critic(batch["observations"], batch["actions"]) - y).pow(2).mean()
+    torch.testing.assert_close(loss.detach(), expected)
+
+
+def test_actor_loss_weighs_distillation_by_alpha_and_normalizes_q_when_asked():
+    torch.manual_seed(0)
+    agent = FQLAgent(OBS, ACT, hidden_dims=[32, 32], alpha=3.0, normalize_q_loss=True)
+    _, info = agent.actor_loss(make_batch())
+    total = info["bc_flow_loss"] + 3.0 * info["distill_loss"] + info["q_loss"]
+    torch.testing.assert_close(info["actor_loss"], total)
+    obs, mu = torch.randn(B, OBS), torch.randn(B, ACT)
+    q_pi = agent.critic(obs, mu.clamp(-1, 1)).mean(0)
+    loss, _ = agent.q_term(obs, mu)
+    torch.testing.assert_close(loss, -q_pi.mean() / q_pi.abs().mean())
+    assert abs(q_pi.abs().mean().item() - 1.0) > 1e-3  # the normalization changes the value
+
+
 def test_fresh_noise_in_target_and_actor(agent):
     batch = make_batch()
     torch.manual_seed(1)
