@@ -78,6 +78,30 @@ def test_each_term_reaches_only_its_network():
     assert acts.abs().max() <= 1 and torch.equal(acts, agent.sample_actions(obs))  # deterministic evaluation
 
 
+def test_agent_losses_use_its_settings():
+    """The agent's losses equal the hand-checked pure functions fed with its own settings (none at default)."""
+    torch.manual_seed(0)
+    kw = dict(beta_actor=0.3, beta_critic=0.2, policy_noise=0.4, noise_clip=0.3, gamma=0.6)
+    agent = ReBRACAgent(OBS, ACT, hidden_dims=[16], **kw)
+    batch = make_batch(3)
+    torch.manual_seed(1)
+    loss, _ = agent.critic_loss(batch)
+    torch.manual_seed(1)  # the same smoothing noise
+    with torch.no_grad():
+        nxt = batch["next_observations"]
+        mode = torch.tanh(agent.target_actor(nxt))
+        next_a = (mode + (torch.randn_like(mode) * 0.4).clamp(-0.3, 0.3)).clamp(-1, 1)
+        next_q = agent.target_critic(nxt, next_a)
+        data_a, known = batch["next_actions"], batch["next_action_masks"]
+        y, _ = rebrac_td_target(batch["rewards"], batch["masks"], next_q, next_a, data_a, known, 0.6, 0.2)
+        expected = (agent.critic(batch["observations"], batch["actions"]) - y).pow(2).mean()
+    torch.testing.assert_close(loss.detach(), expected)
+    obs = batch["observations"]
+    pi = torch.tanh(agent.actor(obs))
+    expected_actor, _ = rebrac_actor_loss(agent.critic(obs, pi), pi, batch["actions"], beta_actor=0.3)
+    torch.testing.assert_close(agent.actor_loss(batch)[0], expected_actor)
+
+
 def test_delayed_actor_and_target_updates():
     torch.manual_seed(0)
     agent = ReBRACAgent(OBS, ACT, hidden_dims=[16], actor_freq=2, tau=0.5)
