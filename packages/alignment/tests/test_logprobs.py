@@ -135,3 +135,31 @@ def test_compiled_cuda_tiles_match_plain():
     h, w, b, y = (x.cuda() if x is not None else None for x in inputs(r=3, t=37, d=32, v=301, dtype=torch.float32))
     out = chunked_token_logps(h, w, y, b, token_chunk=16, vocab_chunk=64, compile=True)
     torch.testing.assert_close(out, naive_token_logps(h, w, y, b), rtol=1e-4, atol=1e-4)
+
+
+def test_compiled_tiles_stop_recompiling_for_new_leftover_sizes(monkeypatch):
+    """Batches whose labelled-token count is not a multiple of token_chunk leave tiles of varying size. With a
+    static graph per size every new size recompiled (until Dynamo's recompile limit sent the rest to eager);
+    now the first new size marks the dimension dynamic and later sizes reuse the graphs, with exact results."""
+    from torch._dynamo.utils import counters
+
+    from litlab.alignment.logprobs import chunked
+
+    def run(t):  # 2t - 5 labelled tokens in tiles of 8
+        h, w, b, y = inputs(r=2, t=t, d=8, v=40, dtype=torch.float64, seed=t)
+        out = chunked_token_logps(h, w, y, b, token_chunk=8, vocab_chunk=40, compile=True)
+        ref = naive_token_logps(h, w, y, b)
+        torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-10)
+        got, want = (torch.autograd.grad(x.sum(), (h, w, b)) for x in (out, ref))
+        for a, e in zip(got, want, strict=True):
+            torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+    monkeypatch.setattr(chunked, "_COMPILED", {})
+    torch._dynamo.reset()
+    counters.clear()
+    for t in (10, 6, 12):  # tiles 8 + 7, 7, 8 + 8 + 3 (at storage offsets 0, 8, 16)
+        run(t)
+    graphs = counters["stats"]["unique_graphs"]
+    for t in (9, 13, 5, 14):  # leftovers of 5, 5, 5, 7: sizes not seen before
+        run(t)
+    assert counters["stats"]["unique_graphs"] == graphs, (graphs, counters["stats"])

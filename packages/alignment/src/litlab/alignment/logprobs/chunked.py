@@ -52,10 +52,10 @@ _COMPILED: dict[str, object] = {}
 def _tile_fns(use_compile: bool):
     if not use_compile:
         return _fwd_tile, _bwd_tile
-    if not _COMPILED:
-        _COMPILED["fwd"] = torch.compile(_fwd_tile, dynamic=False)
-        _COMPILED["bwd"] = torch.compile(_bwd_tile, dynamic=False)
-        _COMPILED["bwd_inplace"] = torch.compile(_bwd_tile_inplace, dynamic=False)
+    if not _COMPILED:  # dynamic=None: static graphs first; a new tile size (a leftover) marks it dynamic once
+        _COMPILED["fwd"] = torch.compile(_fwd_tile, dynamic=None)
+        _COMPILED["bwd"] = torch.compile(_bwd_tile, dynamic=None)
+        _COMPILED["bwd_inplace"] = torch.compile(_bwd_tile_inplace, dynamic=None)
     return _COMPILED["fwd"], _COMPILED["bwd"]
 
 
