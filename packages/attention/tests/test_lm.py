@@ -117,3 +117,17 @@ def test_flops_per_token_by_hand():
     softmax = 6 * 4 * 8 * 8 + 6 * 128 * 4 * 2
     assert flops_per_token(cfg, 10, 128) == head + 2 * ffn + lightning + softmax
     assert math.isclose(flops_per_token(cfg, 10, 256) - flops_per_token(cfg, 10, 128), 6 * 128 * 8)
+
+
+def test_size_overlay_gives_fla_retnet_parameter_counts():
+    """configs/attention/size-141m.yaml on the lightning recipe: the throughput experiment's model at fla
+    RetNet's counts (141,192,960 parameters; 92,040,960 outside the two 32,000 x 768 embeddings)."""
+    from litlab.shared.cli import LitlabCLI
+
+    configs = ["trainer/cpu.yaml", "attention/lm-lightning.yaml", "attention/size-141m.yaml"]
+    args = [a for c in configs for a in ("--config", str(ROOT / "configs" / c))]
+    cli = LitlabCLI(args=[*args, "--model.init_args.vocab_size=32000"], run=False)
+    cli.model.configure_model()
+    total = sum(p.numel() for p in cli.model.parameters())
+    assert (total, total - 2 * 32000 * 768) == (141_192_960, 92_040_960)
+    assert (cli.datamodule.hparams.seq_len * cli.datamodule.hparams.batch_size) == 65536
