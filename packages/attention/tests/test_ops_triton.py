@@ -132,6 +132,26 @@ def test_triton_public_api_without_grad_of_decay_or_state():
         assert compare({name: x}, ref)[name] <= 1e-5
 
 
+def test_final_state_is_written_only_when_asked(monkeypatch):
+    """Without output_final_state the forward skips the [N, H, D, E] fp32 store (the backward needs S_T only
+    as an output); gradients, the decay's included, still equal float64 naive."""
+    stored = []
+    real = chunk_triton._fwd
+    monkeypatch.setattr(chunk_triton, "_fwd", lambda *a, **kw: stored.append(kw["store_st"]) or real(*a, **kw))
+    inp = make_inputs(2, 37, 2, 16, 24, torch.float32, DEV, decay=[0.4, 0.05], state=True, seed=10)
+    names = ("q", "k", "v", "decay", "initial_state")
+    got, ref = ({n: inp[n].clone().to(dt).requires_grad_() for n in names} for dt in (torch.float32, F64))
+    o, st = lightning_attn(**got, backend="triton")
+    o_ref, _ = lightning_attn(**ref, backend="naive")
+    assert st is None and stored == [False]
+    (o * inp["do"]).sum().backward()
+    (o_ref * inp["do"].double()).sum().backward()
+    assert compare({"o": o}, {"o": o_ref})["o"] <= 1e-5
+    for n in names:
+        assert compare({n: got[n].grad}, {n: ref[n].grad})[n] <= DS_TOL[torch.float32], n
+    assert lightning_attn(**got, output_final_state=True, backend="triton")[1] is not None and stored[-1]
+
+
 def test_triton_gradient_from_final_state_only():
     inp = make_inputs(1, 33, 2, 16, 16, torch.float32, DEV, decay=[0.4, 0.0], state=True, seed=5)
     leaves = {n: inp[n].clone().requires_grad_() for n in ("q", "k", "v", "decay", "initial_state")}

@@ -201,8 +201,8 @@ class LightningAttnFunction(torch.autograd.Function):
     """o, S_T = lightning attention of contiguous q, k, v; gradients for q, k, v, decay, S_0 and via dS_T."""
 
     @staticmethod
-    def forward(ctx, q, k, v, decay, s0, scale, cu, plan):
-        o, st, L = _fwd(q, k, v, decay, scale, s0, cu, plan, store_st=True)
+    def forward(ctx, q, k, v, decay, s0, scale, cu, plan, store_st):
+        o, st, L = _fwd(q, k, v, decay, scale, s0, cu, plan, store_st=store_st)
         ctx.save_for_backward(q, k, v, decay, s0, st, L, cu)
         ctx.scale, ctx.plan = scale, plan
         ctx.set_materialize_grads(False)
@@ -231,7 +231,7 @@ class LightningAttnFunction(torch.autograd.Function):
             decay_grad,
             s0_grad,
         )
-        return dq, dk, dv, ddecay, ds0, None, None, None
+        return dq, dk, dv, ddecay, ds0, None, None, None, None
 
 
 # Head dims above MAX_DIM run as pieces of at most MAX_DIM. Lightning attention is a sum over K pieces
@@ -259,11 +259,12 @@ def triton_lightning_attn(
     chunk_size: int | None = None,
     segment_len: int | None = None,
 ):
-    """Triton path of ``lightning_attn`` (arguments already checked). Returns (o, final state fp32).
+    """Triton path of ``lightning_attn`` (arguments already checked). Returns (o, final state fp32 or None).
+    The final state is written only with ``output_final_state`` (the backward needs it only as an output).
     ``chunk_size`` None uses the chunks of ``triton_config.CONFIG``; a value applies to every kernel."""
     kd, ed = q.shape[-1], v.shape[-1]
     args = (decay, scale)
-    opts = (cu_seqlens, chunk_size, segment_len)
+    opts = (cu_seqlens, chunk_size, segment_len, output_final_state)
     if kd <= MAX_DIM and ed <= MAX_DIM:
         return _triton_single(q, k, v, *args, initial_state, *opts)
     outs, states = [], []
@@ -275,11 +276,11 @@ def triton_lightning_attn(
             o_e = o_p.float() if o_e is None else o_e + o_p.float()
             rows.append(st_p)
         outs.append(o_e.to(q.dtype))
-        states.append(torch.cat(rows, dim=2))
-    return torch.cat(outs, dim=-1), torch.cat(states, dim=3)
+        states.append(torch.cat(rows, dim=2) if output_final_state else None)
+    return torch.cat(outs, dim=-1), torch.cat(states, dim=3) if output_final_state else None
 
 
-def _triton_single(q, k, v, decay, scale, initial_state, cu_seqlens, chunk_size, segment_len):
+def _triton_single(q, k, v, decay, scale, initial_state, cu_seqlens, chunk_size, segment_len, store_st):
     """One launch set for head dims <= MAX_DIM."""
     b, t, h, kd = q.shape
     kp, ep = pad(kd), pad(v.shape[-1])
@@ -289,4 +290,5 @@ def _triton_single(q, k, v, decay, scale, initial_state, cu_seqlens, chunk_size,
     plan = make_plan(b, t, h, tiles, cu, chunks, segment_len, q.device)
     dec = None if decay is None else decay.to(torch.float32).contiguous()
     s0 = None if initial_state is None else initial_state.contiguous()
-    return LightningAttnFunction.apply(q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan)
+    args = (q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan, store_st)
+    return LightningAttnFunction.apply(*args)
