@@ -1,8 +1,9 @@
 #!/bin/bash
 # One device call for the attention kernels: install the side-by-side wheels (carried in .whl/attn), then any
 # of: a launch-configuration sweep, the GPU tests of the ops, the profile, the benchmark.
-# Usage: bash benchmarks/attention_gpu_run.sh OUTDIR [STEPS], STEPS a comma list of sweep,tests,bench,profile
-# (default: tests,bench,profile). sweep writes OUTDIR/best_config.json and the later steps use it.
+# Usage: bash benchmarks/attention_gpu_run.sh OUTDIR [STEPS], STEPS a comma list of grid,sweep,tests,bench,profile
+# (default: tests,bench,profile). grid (the forward's plan x launch grid at long T) and sweep write
+# OUTDIR/best_config.json and the later steps use it.
 #   LA_CONFIG=file.json applies a configuration (triton_config.CONFIG keys) to everything run here.
 set -u
 out=${1:-results}; what=${2:-tests,bench,profile}
@@ -20,6 +21,10 @@ EOF
 export PYTHONPATH=/tmp/shim:$PWD/packages/attention/src:/tmp/site PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader
 has() { [[ ,$what, == *,$1,* ]]; }
+if has grid; then
+  timeout ${GRID_TIMEOUT:-240} python3 benchmarks/attention_fwd_grid.py --out "$out" ${GRID_ARGS:-} 2>&1 | tee "$out/grid.log"
+  [[ -f $out/best_config.json ]] && export LA_CONFIG=$out/best_config.json
+fi
 if has sweep; then
   timeout ${SWEEP_TIMEOUT:-300} python3 benchmarks/attention_sweep.py --out "$out" ${SWEEP_ARGS:-} 2>&1 | tee "$out/sweep.log"
   [[ -f $out/best_config.json ]] && export LA_CONFIG=$out/best_config.json

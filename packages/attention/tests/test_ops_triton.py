@@ -220,6 +220,35 @@ def test_segment_plan_edge_cases(monkeypatch):
         plan(1, 100, 2, chunks=(16, 64), seg=32)  # a segment must hold whole chunks of both kernels
 
 
+def test_segment_split_plan(monkeypatch):
+    """Pieces per segment of the local-state pass, worked out by hand on a GPU of 8 SMs."""
+    monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)
+    monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 2)
+    monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")
+    mk = lambda b, t, h, seg=None: triton_plan.make_plan(b, t, h, 1, None, (64, 64), seg, torch.device("cpu"))  # noqa: E731
+    p = mk(2, 4096, 2)  # per = 4 programs, floor(16 / 4) = 4 segments of 1024; split off
+    assert (p.seg, p.g, p.split) == (1024, 4, 1)
+    monkeypatch.setitem(triton_config.CONFIG, "seg_split", "auto")  # 4 x 8 = 32 programs over 4 x 3 segments
+    p = mk(2, 4096, 2)
+    assert (p.seg, p.g, p.split) == (1024, 4, 4)  # next_power_of_2(cdiv(32, 12)) = 4 pieces of 256
+    p = mk(1, 4096, 4)  # per = 4 -> 4 segments; cdiv(32, 12) -> 4
+    assert (p.seg, p.g, p.split) == (1024, 4, 4)
+    assert mk(1, 4096, 8).split == 1  # per = 8 = SMs: one segment per sequence, nothing to split
+    assert mk(2, 4096, 2, seg=192).split == 1  # 3 chunks per segment: no power of two above 1 divides it
+    assert mk(1, 128, 1).split == 1  # two segments of one chunk each: a chunk is never split
+    monkeypatch.setitem(triton_config.CONFIG, "seg_split", 8)
+    assert mk(2, 4096, 2).split == 8  # a fixed count, dividing 16 chunks per segment
+
+
+@pytest.mark.parametrize("split", [2, 4])
+def test_triton_split_local_state_pass_matches_naive(monkeypatch, split):
+    """Segments whose local states come from SPLIT pieces each: forward, all gradients (dq reads the pieces)."""
+    monkeypatch.setitem(triton_config.CONFIG, "seg_split", split)
+    inp = make_inputs(2, 150, 2, 16, 24, torch.float32, DEV, decay=[0.3, 2.0], state=True, seed=22)
+    assert triton_plan.make_plan(2, 150, 2, 1, None, (16, 16), 64, torch.device(DEV)).split == split
+    check(inp, torch.float32, op=tri(16, 64))
+
+
 def test_triton_automatic_segments_match_naive(monkeypatch):
     """seg=None on a GPU with more SMs than B*H: the plan cuts T = 75 into 5 segments of 16 (CPU has 1 SM)."""
     monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)

@@ -51,9 +51,9 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
     dec = decay if decay is not None else q
     L = None
     if plan.use_seg:
-        L = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
-        triton_seg.seg_state_kernel[(ne * h * plan.num_items,)](
-            k, v, dec, L, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **launch("seg")
+        L = _empty(plan.num_items * plan.split, h, kd, ed, dtype=torch.float32, device=q.device)
+        triton_seg.seg_state_kernel[(ne * h * plan.num_items * plan.split,)](
+            k, v, dec, L, SPLIT=plan.split, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **launch("seg")
         )
     o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
@@ -67,6 +67,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
         L if L is not None else q,
         st if st is not None else q,
         scale=scale,
+        SPLIT=plan.split,
         BK=kp,
         BE=be,
         NE=ne,
@@ -112,6 +113,7 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
         opt(L),
         dsq,
         scale=scale,
+        SPLIT=plan.split,
         BK=bk_q,
         BE=ep,
         NK=triton.cdiv(kd, bk_q),

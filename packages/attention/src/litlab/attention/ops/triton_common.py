@@ -72,6 +72,7 @@ def state_entering(
     KD,
     ED,
     SEG,
+    SPLIT,
     rows,
     cols,
     m_r,
@@ -80,17 +81,19 @@ def state_entering(
     USE_SEG: tl.constexpr,
     HAS_DECAY: tl.constexpr,
 ):
-    """Tile of the state entering position ss: lambda^(ss-bos) S_0 + sum_{g'<g} lambda^(ss-end_g') L_g'."""
+    """Tile of the state entering position ss: lambda^(ss-bos) S_0 + sum_{p} lambda^(ss-end_p) L_p over the
+    local states L_p of the SPLIT pieces (SEG // SPLIT tokens each) of every earlier segment of the sequence."""
     acc = tl.zeros([rows.shape[0], cols.shape[0]], dtype=tl.float32)
     if HAS_S0:
         acc = load_tile(S0 + (i_n * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
         if HAS_DECAY:
             acc = acc * tl.exp(-s * (ss - bos).to(tl.float32))
     if USE_SEG:
-        for gp in range(0, g):
-            t = load_tile(L + ((i_item - g + gp) * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
+        sub = SEG // SPLIT
+        for p in range(0, g * SPLIT):
+            t = load_tile(L + (((i_item - g) * SPLIT + p) * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
             if HAS_DECAY:
-                t = t * tl.exp(-s * (ss - bos - (gp + 1) * SEG).to(tl.float32))
+                t = t * tl.exp(-s * (ss - bos - (p + 1) * sub).to(tl.float32))
             acc += t
     return acc
 

@@ -19,6 +19,10 @@ CONFIG: dict = {
     # segments per sequence: round programs_per_sm x SMs / (B x H x tiles) "up" (at least that many programs)
     # or "down" (at most that many, so the last wave is not a short tail)
     "seg_round": "up",
+    # pieces per segment of the forward's local-state pass (seg_state_kernel), so that it fills the GPU even
+    # when there are few segments: 1 (off), a power of two, or "auto" (split_programs_per_sm x SMs programs)
+    "seg_split": 1,
+    "split_programs_per_sm": 4,
     # "elems": most elements of a program's fp32 state tile; it sets the E tile (fwd, dv) or K tile (dq, dk)
     # as elems // (the other, full head dim), a power of two in [16, padded dim]; the rest are launch options
     "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 2},

@@ -25,6 +25,7 @@ class Plan:
     items: torch.Tensor | None  # int32 [num_items, 2] = (sequence, segment) with cu_seqlens
     num_items: int
     use_seg: bool
+    split: int = 1  # pieces per segment of the forward's local-state pass (seg_state_kernel); 1 with cu_seqlens
 
 
 @functools.lru_cache(maxsize=16)
@@ -42,15 +43,16 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
     """Cut sequences into segments of ``seg`` tokens (a multiple of both chunks, powers of two). seg=None: one
     segment per sequence when B*H*tiles programs give every SM one, else segments for programs_per_sm x SMs
     programs (segments cost a pass over k, v and q, dO in the segment kernels, measured on the H200 as worse
-    than one program per SM)."""
+    than one program per SM). With segments and no cu_seqlens, ``CONFIG["seg_split"]`` also cuts each segment
+    into pieces for the forward's local-state pass, so that pass has enough programs of its own."""
     chunk = max(chunks)
     lens = None if cu_seqlens is None else (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
     n_seq = b if lens is None else len(lens)
+    sms = _sms(device)
+    per = b * h * tiles  # programs per segment index (uniform batch)
     if seg is None:
-        sms = _sms(device)
         want = CONFIG["programs_per_sm"] * sms
         if lens is None:
-            per = b * h * tiles  # programs per segment index
             fit = triton.cdiv(want, per) if CONFIG["seg_round"] == "up" else max(1, want // per)
             g = 1 if per >= sms else min(fit, triton.cdiv(t, chunk))
             seg = triton.cdiv(triton.cdiv(t, g), chunk) * chunk
@@ -60,7 +62,20 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
         raise ValueError(f"segment_len: got {seg}, expected a positive multiple of chunk_size {chunk}")
     if lens is None:
         g = triton.cdiv(t, seg)
-        return Plan(n_seq, t, *chunks, seg, g, None, b * g, g > 1)
+        split = _split(per, g, seg // chunk, sms) if g > 1 else 1
+        return Plan(n_seq, t, *chunks, seg, g, None, b * g, g > 1, split)
     pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, triton.cdiv(ln, seg)))]
     items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
     return Plan(n_seq, t, *chunks, seg, 0, items, len(pairs), len(pairs) > n_seq)
+
+
+def _split(per: int, g: int, chunks_per_seg: int, sms: int) -> int:
+    """Pieces per segment for the local-state pass: a power of two dividing the segment's chunk count; "auto"
+    aims for split_programs_per_sm x SMs programs over the g - 1 segments whose states are read."""
+    want = CONFIG["seg_split"]
+    if want == "auto":
+        want = triton.next_power_of_2(triton.cdiv(CONFIG["split_programs_per_sm"] * sms, per * (g - 1)))
+    split = 1
+    while split * 2 <= want and chunks_per_seg % (split * 2) == 0:
+        split *= 2
+    return split

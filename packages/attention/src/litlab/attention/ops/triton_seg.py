@@ -31,6 +31,7 @@ def seg_state_kernel(
     C: tl.constexpr,
     SEG,
     G,
+    SPLIT,
     BK: tl.constexpr,
     BE: tl.constexpr,
     NE: tl.constexpr,
@@ -38,17 +39,22 @@ def seg_state_kernel(
     HAS_DECAY: tl.constexpr,
     IEEE: tl.constexpr,
 ):
-    """L_g = sum_{j in segment g} lambda^(end-1-j) k_j^T v_j, one [KD, BE] tile per program."""
+    """L_p = sum_{j in piece p} lambda^(end_p-1-j) k_j^T v_j, one [KD, BE] tile per program; a segment is cut
+    into SPLIT pieces of SEG // SPLIT tokens (programs (E tile, head, piece), piece = item * SPLIT + j)."""
     pid = tl.program_id(0).to(tl.int64)
-    i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
+    i_e, i_h, i_piece = pid % NE, (pid // NE) % H, pid // (NE * H)
+    i_item = i_piece // SPLIT
     i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
+    sub = SEG // SPLIT
+    ss = ss + (i_piece % SPLIT) * sub
+    se = tl.minimum(ss + sub, se)
     s = tl.load(decay + i_h).to(tl.float32) if HAS_DECAY else 0.0
     offs_c = tl.arange(0, C)
     offs_k = tl.arange(0, BK)
     offs_e = i_e * BE + tl.arange(0, BE)
     m_k, m_e = offs_k < KD, offs_e < ED
     acc = tl.zeros([BK, BE], dtype=tl.float32)
-    last = g == n_seg - 1  # the last segment's L is never read: skip its pass over k, v
+    last = g == n_seg - 1  # the last segment's pieces are never read: skip their pass over k, v
     for cs in range(ss, tl.where(last, ss, se), C):
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
@@ -59,7 +65,7 @@ def seg_state_kernel(
             acc = acc * tl.exp(-s * c.to(tl.float32))
             vt = vt * tl.exp(-s * tl.maximum(c - 1 - offs_c, 0).to(tl.float32))[:, None]
         acc += mm(tl.trans(kt), vt, k.dtype.element_ty, IEEE)
-    ptr = L + (i_item * H + i_h) * KD * ED
+    ptr = L + (i_piece * H + i_h) * KD * ED
     tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], acc, mask=m_k[:, None] & m_e[None, :])
 
 
