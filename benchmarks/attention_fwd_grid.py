@@ -8,7 +8,7 @@ The best variants by the summed forward time over the long T are then timed forw
 winner (lowest forward sum whose forward+backward sum is within --fb-slack of the shipped one) is written to
 OUT/best_config.json for the later steps of ``attention_gpu_run.sh``.
 
-    python benchmarks/attention_fwd_grid.py --out results --t 8192,16384,32768,65536
+    python benchmarks/attention_fwd_grid.py --out results --t 8192,16384,32768,65536 --grid second
 """
 
 from __future__ import annotations
@@ -29,9 +29,14 @@ H, TOKENS = 16, 65536
 CFG = triton_config.CONFIG
 
 
-def launches():
-    """name -> patch of the forward's tile width, warps, stages and chunk (both the plain and segmented forward)."""
+def launches(kind):
+    """name -> patch of the forward's tile width, warps, stages and chunk (both the plain and segmented forward).
+    "first": the grid of run 8; "second": the shipped launch with the whole-sequence forward's options."""
     out = {}
+    if kind == "second":
+        for stages in (3, 2):
+            out[f"e64w4s2-whole{stages}"] = {"fwd_whole": {"num_warps": 4, "num_stages": stages}}
+        return out
     for name, elems, warps, stages, chunk in (
         ("e64w4s2", 8192, 4, 2, 64),  # shipped
         ("e64w8s2", 8192, 8, 2, 64),
@@ -45,8 +50,20 @@ def launches():
     return out
 
 
-def plans():
-    """name -> patch of the segment plan: programs per SM aimed at, rounding, and the local-state pass split."""
+def plans(kind):
+    """name -> patch of the segment plan: programs per SM aimed at, rounding, the local-state pass split (and its
+    E tile), and the whole-sequence forward."""
+    if kind == "second":
+        wide = {"seg": {"elems": 16384, "num_warps": 8, "num_stages": 2}}
+        split = {"seg_split": "auto"}
+        out = {}
+        for pps in (2, 3):
+            base = {"programs_per_sm": pps, "seg_round": "down", "seg_split": 1}
+            out[f"pps{pps}down"] = base
+            out[f"pps{pps}down-split-wide"] = {**base, **split, **wide}
+            out[f"pps{pps}down-whole"] = {**base, "fwd_whole_min": 0.9}
+            out[f"pps{pps}down-split-wide-whole"] = {**base, **split, **wide, "fwd_whole_min": 0.9}
+        return out
     return {
         "pps4up": {"programs_per_sm": 4, "seg_round": "up", "seg_split": 1},  # shipped
         "pps2down": {"programs_per_sm": 2, "seg_round": "down", "seg_split": 1},
@@ -90,6 +107,7 @@ def main():
     ap.add_argument("--rep", type=int, default=40, help="do_bench rep (ms) per forward timing")
     ap.add_argument("--top", type=int, default=4, help="variants timed forward+backward")
     ap.add_argument("--fb-slack", type=float, default=1.05, help="allowed f+b sum vs the shipped configuration")
+    ap.add_argument("--grid", default="second", choices=("first", "second"), help="which variant grid")
     ap.add_argument("--out", default="results")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -98,8 +116,8 @@ def main():
     data = {t: inputs(t) for t in ts}
     rows, ref = [], {}
     start = time.monotonic()
-    for pname, ppatch in plans().items():
-        for lname, lpatch in launches().items():
+    for pname, ppatch in plans(args.grid).items():
+        for lname, lpatch in launches(args.grid).items():
             patch = {**ppatch, **lpatch}
             set_config(patch)
             row = {"plan": pname, "launch": lname, "patch": patch, "fwd": {}, "err": {}}
@@ -107,7 +125,7 @@ def main():
                 for t in ts:
                     xs, _, s = data[t]
                     o, ms = fwd_ms(xs, s, args.rep)
-                    if t not in ref:  # the first variant is the shipped configuration
+                    if t not in ref:  # the first variant is the reference (the shipped configuration)
                         ref[t] = o
                     row["fwd"][t], row["err"][t] = ms, rel(o, ref[t])
             except Exception as exc:  # a variant that does not fit (registers, shared memory) is reported

@@ -199,6 +199,7 @@ def test_segment_plan_edge_cases(monkeypatch):
     """The automatic segment length on a GPU of 8 SMs (4 programs per SM wanted), worked out by hand."""
     monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)
     monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 4)
+    monkeypatch.setitem(triton_config.CONFIG, "seg_round", "up")
     assert plan(1, 1, 2) == (64, 1, False, None)  # T = 1: one chunk
     assert plan(1, 63, 2) == (64, 1, False, None)  # T below one chunk
     assert plan(1, 1000, 2) == (64, 16, True, None)  # 2 programs: min(32 / 2, 16 chunks) segments
@@ -247,6 +248,26 @@ def test_triton_split_local_state_pass_matches_naive(monkeypatch, split):
     inp = make_inputs(2, 150, 2, 16, 24, torch.float32, DEV, decay=[0.3, 2.0], state=True, seed=22)
     assert triton_plan.make_plan(2, 150, 2, 1, None, (16, 16), 64, torch.device(DEV)).split == split
     check(inp, torch.float32, op=tri(16, 64))
+
+
+@pytest.mark.parametrize("state", [False, True])
+def test_whole_sequence_forward_with_segmented_backward_matches_naive(monkeypatch, state):
+    """B*H = 6 programs on 8 SMs with fwd_whole_min = 0.5: the forward runs whole sequences and writes the states
+    entering the backward's segments (no local-state pass); the backward's dq starts each segment from them."""
+    monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)
+    monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 2)
+    monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_whole_min", 0.5)
+    launched = []
+    real = chunk_triton.launch
+    monkeypatch.setattr(chunk_triton, "launch", lambda kind: launched.append(kind) or real(kind))
+    p = triton_plan.make_plan(3, 100, 2, 1, None, (16, 16), None, torch.device(DEV))
+    assert (p.fwd_whole, p.g, p.seg, p.split) == (True, 2, 64, 1)  # floor(16 / 6) = 2 backward segments of 64
+    assert not triton_plan.make_plan(1, 100, 2, 1, None, (16, 16), None, torch.device(DEV)).fwd_whole  # 2 < 4
+    assert not triton_plan.make_plan(3, 100, 2, 1, None, (16, 16), 32, torch.device(DEV)).fwd_whole  # explicit
+    inp = make_inputs(3, 100, 2, 16, 24, torch.float32, DEV, decay=[0.3, 2.0], state=state, seed=23)
+    check(inp, torch.float32, op=tri(16, None))
+    assert launched[:3] == ["fwd_whole", "seg", "dq"]  # no local-state pass before the forward; seg_grad, dq
 
 
 def test_triton_automatic_segments_match_naive(monkeypatch):

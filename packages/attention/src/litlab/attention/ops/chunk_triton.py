@@ -50,14 +50,21 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
     com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None, plan.fwd_chunk)
     dec = decay if decay is not None else q
     L = None
-    if plan.use_seg:
+    if plan.fwd_whole:  # whole sequences; L receives the state entering each of the backward's segments
+        L = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
+        com = {**com, "SEG": plan.t, "G": 1}
+    elif plan.use_seg:
         L = _empty(plan.num_items * plan.split, h, kd, ed, dtype=torch.float32, device=q.device)
-        triton_seg.seg_state_kernel[(ne * h * plan.num_items * plan.split,)](
-            k, v, dec, L, SPLIT=plan.split, BK=kp, BE=be, NE=ne, IEEE=ieee, **com, **launch("seg")
+        be_s = tile("seg", ep, kp)  # its own E tile: a wider one reads k fewer times
+        ne_s = triton.cdiv(ed, be_s)
+        triton_seg.seg_state_kernel[(ne_s * h * plan.num_items * plan.split,)](
+            k, v, dec, L, SPLIT=plan.split, BK=kp, BE=be_s, NE=ne_s, IEEE=ieee, **com, **launch("seg")
         )
     o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
-    triton_fwd.fwd_kernel[(ne * h * plan.num_items,)](
+    items = plan.n_seq if plan.fwd_whole else plan.num_items
+    kind = "fwd_whole" if plan.fwd_whole else "fwd_seg" if plan.use_seg else "fwd"
+    triton_fwd.fwd_kernel[(ne * h * items,)](
         q,
         k,
         v,
@@ -68,15 +75,18 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
         st if st is not None else q,
         scale=scale,
         SPLIT=plan.split,
+        SEGB=plan.seg,
+        GB=plan.g,
         BK=kp,
         BE=be,
         NE=ne,
         HAS_S0=s0 is not None,
-        USE_SEG=plan.use_seg,
+        USE_SEG=plan.use_seg and not plan.fwd_whole,
         STORE_ST=store_st,
+        STORE_BOUNDS=plan.fwd_whole,
         IEEE=ieee,
         **com,
-        **launch("fwd_seg" if plan.use_seg else "fwd"),
+        **launch(kind),
     )
     return o, st, L
 
@@ -114,6 +124,7 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
         dsq,
         scale=scale,
         SPLIT=plan.split,
+        ENTERING=plan.fwd_whole,
         BK=bk_q,
         BE=ep,
         NK=triton.cdiv(kd, bk_q),

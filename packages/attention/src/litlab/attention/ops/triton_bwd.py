@@ -53,6 +53,7 @@ def dq_kernel(
     HAS_DECAY: tl.constexpr,
     HAS_S0: tl.constexpr,
     USE_SEG: tl.constexpr,
+    ENTERING: tl.constexpr,
     DECAY_GRAD: tl.constexpr,
     IEEE: tl.constexpr,
 ):
@@ -88,6 +89,7 @@ def dq_kernel(
         HAS_S0,
         USE_SEG,
         HAS_DECAY,
+        ENTERING,
     )  # [BK, BE]
     ds_acc = 0.0
     for cs in range(ss, se, C):

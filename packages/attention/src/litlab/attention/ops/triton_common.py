@@ -80,21 +80,26 @@ def state_entering(
     HAS_S0: tl.constexpr,
     USE_SEG: tl.constexpr,
     HAS_DECAY: tl.constexpr,
+    ENTERING: tl.constexpr = False,
 ):
     """Tile of the state entering position ss: lambda^(ss-bos) S_0 + sum_{p} lambda^(ss-end_p) L_p over the
-    local states L_p of the SPLIT pieces (SEG // SPLIT tokens each) of every earlier segment of the sequence."""
-    acc = tl.zeros([rows.shape[0], cols.shape[0]], dtype=tl.float32)
-    if HAS_S0:
-        acc = load_tile(S0 + (i_n * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
-        if HAS_DECAY:
-            acc = acc * tl.exp(-s * (ss - bos).to(tl.float32))
-    if USE_SEG:
-        sub = SEG // SPLIT
-        for p in range(0, g * SPLIT):
-            t = load_tile(L + (((i_item - g) * SPLIT + p) * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
+    local states L_p of the SPLIT pieces (SEG // SPLIT tokens each) of every earlier segment of the sequence.
+    ENTERING: L already holds each item's entering state (written by a whole-sequence forward)."""
+    if ENTERING:
+        acc = load_tile(L + (i_item * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
+    else:
+        acc = tl.zeros([rows.shape[0], cols.shape[0]], dtype=tl.float32)
+        if HAS_S0:
+            acc = load_tile(S0 + (i_n * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
             if HAS_DECAY:
-                t = t * tl.exp(-s * (ss - bos - (p + 1) * sub).to(tl.float32))
-            acc += t
+                acc = acc * tl.exp(-s * (ss - bos).to(tl.float32))
+        if USE_SEG:
+            sub = SEG // SPLIT
+            for p in range(0, g * SPLIT):
+                t = load_tile(L + (((i_item - g) * SPLIT + p) * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
+                if HAS_DECAY:
+                    t = t * tl.exp(-s * (ss - bos - (p + 1) * sub).to(tl.float32))
+                acc += t
     return acc
 
 

@@ -15,21 +15,28 @@ CONFIG: dict = {
     "fwd_chunk": 64,
     "bwd_chunk": 64,
     # when B x H x (forward tiles) < SMs, the segment plan aims for programs_per_sm x SMs programs
-    "programs_per_sm": 4,
+    "programs_per_sm": 2,
     # segments per sequence: round programs_per_sm x SMs / (B x H x tiles) "up" (at least that many programs)
     # or "down" (at most that many, so the last wave is not a short tail)
-    "seg_round": "up",
+    "seg_round": "down",
     # pieces per segment of the forward's local-state pass (seg_state_kernel), so that it fills the GPU even
     # when there are few segments: 1 (off), a power of two, or "auto" (split_programs_per_sm x SMs programs)
     "seg_split": 1,
     "split_programs_per_sm": 4,
+    # when B x H x (forward tiles) is below the SM count but at least fwd_whole_min x SMs (e.g. T = 16k, B = 4,
+    # H = 16: 128 programs on 132 SMs), the forward runs whole sequences with the "fwd_whole" launch options and
+    # writes the states entering the backward's segments; 1.0 turns it off
+    "fwd_whole_min": 1.0,
     # "elems": most elements of a program's fp32 state tile; it sets the E tile (fwd, dv) or K tile (dq, dk)
     # as elems // (the other, full head dim), a power of two in [16, padded dim]; the rest are launch options
     "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 2},
     # launch options of the forward kernel when the plan cuts segments (B x H x tiles < SMs: long T, few
     # sequences), where each program also combines earlier segments' states; the sweep's "fwd_seg" group
     "fwd_seg": {"num_warps": 4, "num_stages": 2},
-    "seg": {"num_warps": 4, "num_stages": 3},
+    # launch options of the whole-sequence forward with fewer programs than SMs (one program per SM)
+    "fwd_whole": {"num_warps": 4, "num_stages": 3},
+    # the segment kernels; "elems" sets the E tile of the forward's local-state pass (seg_state_kernel)
+    "seg": {"elems": 8192, "num_warps": 4, "num_stages": 3},
     "dq": {"elems": 8192, "num_warps": 4, "num_stages": 2},
     "dk": {"elems": 8192, "num_warps": 4, "num_stages": 3},
     "dv": {"elems": 8192, "num_warps": 4, "num_stages": 3},
@@ -48,4 +55,4 @@ def launch(kind: str) -> dict:
 
 def tile(kind: str, padded: int, other: int) -> int:
     """Width of the tiled head dim (padded size ``padded``) when the other dim (``other``) is kept whole."""
-    return min(padded, max(16, CONFIG[kind]["elems"] // other))
+    return min(padded, max(16, CONFIG[kind].get("elems", 8192) // other))

@@ -37,6 +37,8 @@ def fwd_kernel(
     SEG,
     G,
     SPLIT,
+    SEGB,
+    GB,
     BK: tl.constexpr,
     BE: tl.constexpr,
     NE: tl.constexpr,
@@ -45,9 +47,12 @@ def fwd_kernel(
     HAS_S0: tl.constexpr,
     USE_SEG: tl.constexpr,
     STORE_ST: tl.constexpr,
+    STORE_BOUNDS: tl.constexpr,
     IEEE: tl.constexpr,
 ):
-    """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state."""
+    """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state. With
+    STORE_BOUNDS (whole sequences, uniform batch) it also writes the state entering every SEGB tokens into
+    L[n * GB + j] (the entering states of the backward's segments)."""
     pid = tl.program_id(0).to(tl.int64)
     i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
     i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
@@ -81,6 +86,10 @@ def fwd_kernel(
         HAS_DECAY,
     )  # [BK, BE]
     for cs in range(ss, se, C):
+        if STORE_BOUNDS:
+            if (cs - bos) % SEGB == 0:
+                ptr = L + ((i_n * GB + (cs - bos) // SEGB) * H + i_h) * KD * ED
+                tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c

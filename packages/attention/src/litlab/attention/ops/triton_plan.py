@@ -26,6 +26,9 @@ class Plan:
     num_items: int
     use_seg: bool
     split: int = 1  # pieces per segment of the forward's local-state pass (seg_state_kernel); 1 with cu_seqlens
+    # the forward runs whole sequences (one program per sequence, head and tile) and stores the states entering
+    # the segments, which only the backward uses; uniform batches with fwd_whole_min x SMs <= B*H*tiles < SMs
+    fwd_whole: bool = False
 
 
 @functools.lru_cache(maxsize=16)
@@ -44,12 +47,15 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
     segment per sequence when B*H*tiles programs give every SM one, else segments for programs_per_sm x SMs
     programs (segments cost a pass over k, v and q, dO in the segment kernels, measured on the H200 as worse
     than one program per SM). With segments and no cu_seqlens, ``CONFIG["seg_split"]`` also cuts each segment
-    into pieces for the forward's local-state pass, so that pass has enough programs of its own."""
+    into pieces for the forward's local-state pass, so that pass has enough programs of its own; and when
+    B*H*tiles is at least ``fwd_whole_min`` x SMs the forward runs whole sequences (no local-state pass) and
+    only the backward uses the segments."""
     chunk = max(chunks)
     lens = None if cu_seqlens is None else (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
     n_seq = b if lens is None else len(lens)
     sms = _sms(device)
     per = b * h * tiles  # programs per segment index (uniform batch)
+    auto = seg is None
     if seg is None:
         want = CONFIG["programs_per_sm"] * sms
         if lens is None:
@@ -62,8 +68,9 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
         raise ValueError(f"segment_len: got {seg}, expected a positive multiple of chunk_size {chunk}")
     if lens is None:
         g = triton.cdiv(t, seg)
-        split = _split(per, g, seg // chunk, sms) if g > 1 else 1
-        return Plan(n_seq, t, *chunks, seg, g, None, b * g, g > 1, split)
+        whole = g > 1 and auto and sms > per >= CONFIG["fwd_whole_min"] * sms
+        split = _split(per, g, seg // chunk, sms) if g > 1 and not whole else 1
+        return Plan(n_seq, t, *chunks, seg, g, None, b * g, g > 1, split, whole)
     pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, triton.cdiv(ln, seg)))]
     items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
     return Plan(n_seq, t, *chunks, seg, 0, items, len(pairs), len(pairs) > n_seq)
