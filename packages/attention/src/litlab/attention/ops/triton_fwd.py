@@ -17,6 +17,38 @@ from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_de
 
 
 @triton.jit
+def _chunks(
+    state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e,
+    H: tl.constexpr, KD: tl.constexpr, ED: tl.constexpr, C: tl.constexpr, HAS_DECAY: tl.constexpr, IEEE: tl.constexpr,
+):
+    """Walk the chunks of [ss, se): write their outputs, return the state after them."""
+    dt = q.dtype.element_ty
+    for cs in range(ss, se, C):
+        c = tl.minimum(se - cs, C)
+        rows = cs + offs_c
+        m_t = offs_c < c
+        qt = load_tile(q + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
+        kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
+        vt = load_tile(v + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
+        scores = masked_decay(mm(qt, tl.trans(kt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C, C]
+        inter = mm(qt, state, dt, IEEE)  # [C, BE]
+        if HAS_DECAY:
+            inter = inter * tl.exp(-s * (offs_c + 1).to(tl.float32))[:, None]
+            state = state * tl.exp(-s * c.to(tl.float32))
+            vt_k = vt * tl.exp(-s * tl.maximum(c - 1 - offs_c, 0).to(tl.float32))[:, None]
+        else:
+            vt_k = vt
+        out = (mm(scores, vt, dt, IEEE) + inter) * scale
+        tl.store(
+            o + rows[:, None] * (H * ED) + i_h * ED + offs_e[None, :],
+            out.to(o.dtype.element_ty),
+            mask=m_t[:, None] & m_e[None, :],
+        )
+        state += mm(tl.trans(kt), vt_k, dt, IEEE)
+    return state
+
+
+@triton.jit
 def fwd_kernel(
     q,
     k,
@@ -85,32 +117,14 @@ def fwd_kernel(
         USE_SEG,
         HAS_DECAY,
     )  # [BK, BE]
-    for cs in range(ss, se, C):
-        if STORE_BOUNDS:
-            if (cs - bos) % SEGB == 0:
-                ptr = L + ((i_n * GB + (cs - bos) // SEGB) * H + i_h) * KD * ED
-                tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
-        c = tl.minimum(se - cs, C)
-        rows = cs + offs_c
-        m_t = offs_c < c
-        qt = load_tile(q + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        vt = load_tile(v + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
-        scores = masked_decay(mm(qt, tl.trans(kt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C, C]
-        inter = mm(qt, state, dt, IEEE)  # [C, BE]
-        if HAS_DECAY:
-            inter = inter * tl.exp(-s * (offs_c + 1).to(tl.float32))[:, None]
-            state = state * tl.exp(-s * c.to(tl.float32))
-            vt_k = vt * tl.exp(-s * tl.maximum(c - 1 - offs_c, 0).to(tl.float32))[:, None]
-        else:
-            vt_k = vt
-        out = (mm(scores, vt, dt, IEEE) + inter) * scale
-        tl.store(
-            o + rows[:, None] * (H * ED) + i_h * ED + offs_e[None, :],
-            out.to(o.dtype.element_ty),
-            mask=m_t[:, None] & m_e[None, :],
-        )
-        state += mm(tl.trans(kt), vt_k, dt, IEEE)
+    if STORE_BOUNDS:  # an outer loop over the backward's segments keeps the chunk loop free of the extra store
+        for sb in range(ss, se, SEGB):
+            ptr = L + ((i_n * GB + (sb - bos) // SEGB) * H + i_h) * KD * ED
+            tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
+            sb_end = tl.minimum(sb + SEGB, se)
+            state = _chunks(state, sb, sb_end, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, H, KD, ED, C, HAS_DECAY, IEEE)
+    else:
+        state = _chunks(state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, H, KD, ED, C, HAS_DECAY, IEEE)
     if STORE_ST:
         if se == eos:
             ptr = ST + (i_n * H + i_h) * KD * ED
