@@ -1,8 +1,8 @@
 """Launch configuration of the Lightning Attention-2 Triton kernels (arXiv 2401.04658): chunk sizes, tile
 widths, warps and pipeline stages per kernel, and how many programs per SM the segment plan aims for.
 
-The defaults were picked by ``benchmarks/attention_sweep.py`` on one H200 (bf16, 64k tokens per call,
-H = 16, D = E = 128, T = 4096; numbers in KERNELS.md). ``CONFIG`` is a plain dict so the sweep can change it in place;
+The defaults were picked by ``benchmarks/attention_sweep.py`` (T = 4096) and ``benchmarks/attention_fwd_grid.py``
+(segment plan at T = 16k-64k) on one H200 (bf16, 64k tokens per call, H = 16, D = E = 128; BENCHMARKS.md runs 4, 8-10). ``CONFIG`` is a plain dict so the sweep can change it in place;
 under the interpreter only the chunk sizes and tile widths matter.
 """
 
@@ -25,8 +25,9 @@ CONFIG: dict = {
     "split_programs_per_sm": 4,
     # when B x H x (forward tiles) is below the SM count but at least fwd_whole_min x SMs (e.g. T = 16k, B = 4,
     # H = 16: 128 programs on 132 SMs), the forward runs whole sequences with the "fwd_whole" launch options and
-    # writes the states entering the backward's segments; 1.0 turns it off
-    "fwd_whole_min": 1.0,
+    # writes the states entering the backward's segments (BENCHMARKS.md run 10: forward 0.420 vs 0.490 ms at
+    # 16k); 1.0 turns it off
+    "fwd_whole_min": 0.9,
     # "elems": most elements of a program's fp32 state tile; it sets the E tile (fwd, dv) or K tile (dq, dk)
     # as elems // (the other, full head dim), a power of two in [16, padded dim]; the rest are launch options
     "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 2},
