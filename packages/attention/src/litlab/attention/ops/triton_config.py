@@ -2,8 +2,9 @@
 widths, warps and pipeline stages per kernel, and how many programs per SM the segment plan aims for.
 
 The defaults were picked by ``benchmarks/attention_sweep.py`` (T = 4096) and ``benchmarks/attention_fwd_grid.py``
-(segment plan at T = 16k-64k) on one H200 (bf16, 64k tokens per call, H = 16, D = E = 128; BENCHMARKS.md runs 4, 8-10). ``CONFIG`` is a plain dict so the sweep can change it in place;
-under the interpreter only the chunk sizes and tile widths matter.
+(segment plan at T = 16k-64k) on one H200 (bf16, 64k tokens per call, H = 16, D = E = 128; BENCHMARKS.md
+runs 4, 8-10). ``CONFIG`` is a plain dict so the sweep can change it in place; under the interpreter only the
+chunk sizes and tile widths matter.
 """
 
 from __future__ import annotations

@@ -89,7 +89,6 @@ def fwd_kernel(
     i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
     i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
     s = tl.load(decay + i_h).to(tl.float32) if HAS_DECAY else 0.0
-    dt = q.dtype.element_ty
     offs_c = tl.arange(0, C)
     offs_k = tl.arange(0, BK)
     offs_e = i_e * BE + tl.arange(0, BE)
@@ -117,14 +116,19 @@ def fwd_kernel(
         USE_SEG,
         HAS_DECAY,
     )  # [BK, BE]
+    # two call sites, not one outer loop for both: a single loop spills registers in the plain forward (ptxas)
     if STORE_BOUNDS:  # an outer loop over the backward's segments keeps the chunk loop free of the extra store
         for sb in range(ss, se, SEGB):
             ptr = L + ((i_n * GB + (sb - bos) // SEGB) * H + i_h) * KD * ED
             tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
-            sb_end = tl.minimum(sb + SEGB, se)
-            state = _chunks(state, sb, sb_end, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, H, KD, ED, C, HAS_DECAY, IEEE)
+            state = _chunks(
+                state, sb, tl.minimum(sb + SEGB, se), q, k, v, o, i_h, s, scale,
+                offs_c, offs_k, offs_e, m_k, m_e, H, KD, ED, C, HAS_DECAY, IEEE,
+            )
     else:
-        state = _chunks(state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, H, KD, ED, C, HAS_DECAY, IEEE)
+        state = _chunks(
+            state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, H, KD, ED, C, HAS_DECAY, IEEE
+        )
     if STORE_ST:
         if se == eos:
             ptr = ST + (i_n * H + i_h) * KD * ED
