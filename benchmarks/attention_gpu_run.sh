@@ -1,8 +1,9 @@
 #!/bin/bash
 # One device call for the attention kernels: install the side-by-side wheels (carried in .whl/attn), then any
 # of: a launch-configuration sweep, the GPU tests of the ops, the profile, the benchmark.
-# Usage: bash benchmarks/attention_gpu_run.sh OUTDIR [STEPS], STEPS a comma list of grid,sweep,tests,bench,profile
-# (default: tests,bench,profile). grid (the forward's plan x launch grid at long T) and sweep write
+# Usage: bash benchmarks/attention_gpu_run.sh OUTDIR [STEPS], STEPS a comma list of grid,sweep,tests,bench,profile,ncu
+# (default: tests,bench,profile). ncu reads the hardware counters of the cases in NCU_CASES (lines "name set args",
+# set = sections or full; args go to attention_ncu.py) into OUTDIR/ncu_NAME.txt (full: also the SASS source page). grid (the forward's plan x launch grid at long T) and sweep write
 # OUTDIR/best_config.json and the later steps use it.
 #   LA_CONFIG=file.json applies a configuration (triton_config.CONFIG keys) to everything run here.
 set -u
@@ -50,6 +51,30 @@ if has tests; then
 fi
 if has bench; then
   timeout ${BENCH_TIMEOUT:-420} python3 benchmarks/attention_kernels.py --out "$out" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
+fi
+if has ncu; then
+  NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  cases=${NCU_CASES:-"fwd8k sections --t 8192
+fwd32k sections --t 32768"}
+  sec="--section SpeedOfLight --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis --section Occupancy
+    --section LaunchStats --section WarpStateStats --section SchedulerStats"
+  met="--metrics dram__bytes_read.sum,dram__bytes_write.sum,lts__t_sector_hit_rate.pct,lts__t_bytes.sum,l1tex__t_bytes.sum"
+  while read -r name set args; do
+    [[ -z $name ]] && continue
+    base=($NCU --clock-control none --nvtx --nvtx-include prof/ --target-processes all)
+    run=(python3 benchmarks/attention_ncu.py $args)
+    if [[ $set == full ]]; then
+      timeout ${NCU_TIMEOUT:-240} "${base[@]}" --set full --import-source no -f -o "$out/ncu_$name" "${run[@]}" \
+        > "$out/ncu_$name.log" 2>&1
+      "$NCU" -i "$out/ncu_$name.ncu-rep" --page details > "$out/ncu_$name.txt" 2>&1
+      "$NCU" -i "$out/ncu_$name.ncu-rep" --page source --print-source sass --csv > "$out/ncu_${name}_sass.csv" 2>&1
+      rm -f "$out/ncu_$name.ncu-rep"
+    else
+      timeout ${NCU_TIMEOUT:-240} "${base[@]}" $sec $met "${run[@]}" > "$out/ncu_$name.txt" 2>&1 ||
+        timeout ${NCU_TIMEOUT:-240} "${base[@]}" $sec "${run[@]}" > "$out/ncu_$name.txt" 2>&1
+    fi
+    echo "ncu $name: $(grep -c 'Duration' "$out/ncu_$name.txt") kernels profiled"
+  done <<< "$cases"
 fi
 if has profile; then
   timeout ${PROFILE_TIMEOUT:-100} python3 benchmarks/attention_profile.py ${PROFILE_ARGS:-} 2>&1 | tee "$out/profile.log"
