@@ -182,11 +182,16 @@ def test_triton_decode_step_matches_torch(decay):
     assert torch.allclose(o, o_ref, rtol=1e-5, atol=1e-5) and torch.allclose(st, st_ref, rtol=1e-6, atol=1e-6)
 
 
-def test_triton_head_dims_above_the_tile_limit_run_as_pieces(monkeypatch):
-    """D, E above MAX_DIM are split (sum over K pieces, concat over E pieces); MAX_DIM=16 here."""
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("b,t,d,e,seg", [(1, 33, 40, 24, None), (2, 70, 16, 40, 32), (2, 40, 36, 16, None)])
+def test_triton_head_dims_above_the_tile_limit_run_as_pieces(monkeypatch, fused, b, t, d, e, seg):
+    """D, E above MAX_DIM run as K x E pieces reading and writing slices in place: K pieces add their outputs
+    to o, dq and dk sum over E pieces, dv over K pieces (MAX_DIM = 16 here: D = 40 is 3 K pieces of 14, 13, 13;
+    E = 40 is 3 E pieces), with segments, both dk/dv kernel sets, decay and initial state."""
     monkeypatch.setattr(chunk_triton, "MAX_DIM", 16)
-    inp = make_inputs(1, 33, 2, 40, 24, torch.float32, DEV, decay=[0.2, 1.5], state=True, seed=8)
-    check(inp, torch.float32, op=tri(16, None))
+    monkeypatch.setitem(triton_config.CONFIG, "fuse_dkdv", fused)
+    inp = make_inputs(b, t, 2, d, e, torch.float32, DEV, decay=[0.2, 1.5], state=True, seed=8 + t)
+    check(inp, torch.float32, op=tri(16, seg))
 
 
 def plan(b, t, h, lens=None, chunks=(64, 64), seg=None):

@@ -23,6 +23,24 @@ def _empty(*shape, dtype, device) -> torch.Tensor:
     return torch.empty(*shape, dtype=dtype, device=device)
 
 
+def _strides(q, k, v, *others) -> dict:
+    """Head strides SK (q, k) and SE (v and ``others``: o, do, dv) of [B, T, H, dim] tensors whose rows are
+    H heads of SK (SE) elements: contiguous tensors, or last-dim slices of contiguous wider heads."""
+    b, t, h, _ = q.shape
+
+    def head_stride(x, name):
+        sh = x.stride(2)
+        if x.stride(3) != 1 or x.stride(1) != h * sh or (b > 1 and x.stride(0) != t * h * sh):
+            raise ValueError(f"{name}: strides {tuple(x.stride())} are not those of a last-dim slice of [B, T, H, *]")
+        return sh
+
+    sk = head_stride(q, "q")
+    se = head_stride(v, "v")
+    if head_stride(k, "k") != sk or any(head_stride(x, "o") != se for x in others):
+        raise ValueError("pieces of one call must share the head strides of q, k and of v, o")
+    return {"SK": sk, "SE": se}
+
+
 def _common(plan: Plan, cu, h, kd, ed, has_decay, chunk):
     items = plan.items if plan.items is not None else cu  # any pointer when unused
     return dict(
@@ -40,7 +58,9 @@ def _common(plan: Plan, cu, h, kd, ed, has_decay, chunk):
     )
 
 
-def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
+def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=False):
+    """Forward launches of one piece: q, k, v may be last-dim slices of wider heads (``_strides``); the outputs
+    go to ``o`` (a slice of the full output, added to what it holds with ``acc``) or to a new tensor."""
     b, t, h, kd = q.shape
     ed = v.shape[-1]
     kp, ep = pad(kd), pad(ed)
@@ -48,6 +68,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
     ne = triton.cdiv(ed, be)
     ieee = q.dtype == torch.float32
     com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None, plan.fwd_chunk)
+    com.update(_strides(q, k, v) if o is None else _strides(q, k, v, o))
     dec = decay if decay is not None else q
     L = None
     if plan.fwd_whole:  # whole sequences; L receives the state entering each of the backward's segments
@@ -60,7 +81,8 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
         triton_seg.seg_state_kernel[(ne_s * h * plan.num_items * plan.split,)](
             k, v, dec, L, SPLIT=plan.split, BK=kp, BE=be_s, NE=ne_s, IEEE=ieee, **com, **launch("seg")
         )
-    o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
+    if o is None:
+        o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
     items = plan.n_seq if plan.fwd_whole else plan.num_items
     kind = "fwd_whole" if plan.fwd_whole else "fwd_seg" if plan.use_seg else "fwd"
@@ -85,18 +107,32 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool):
         STORE_ST=store_st,
         STORE_BOUNDS=plan.fwd_whole,
         IEEE=ieee,
+        ACC=acc,
         **com,
         **launch(kind),
     )
     return o, st, L
 
 
-def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: bool, s0_grad: bool):
+def _bwd(
+    q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: bool, s0_grad: bool, grads=None, acc=(0, 0)
+):
+    """Backward launches of one piece. ``grads`` = (dq, dk, dv) slices of the full gradients to write (new
+    tensors when None); ``acc`` = (add to dq and dk: the E pieces after the first; add to dv: the K pieces after
+    the first)."""
     b, t, h, kd = q.shape
     ed = v.shape[-1]
     kp, ep = pad(kd), pad(ed)
     ieee = q.dtype == torch.float32
     com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None, plan.bwd_chunk)
+    if grads is None:
+        grads = tuple(_empty(*x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v))
+    dq, dk, dv = grads
+    strides = _strides(q, k, v, do, dv)
+    if _strides(dq, dk, do)["SK"] != strides["SK"]:
+        raise ValueError("dq, dk must have the head stride of q, k")
+    com.update(strides)
+    acc_qk, acc_v = map(bool, acc)
     dec = decay if decay is not None else q
     dummy = q
     M = None
@@ -106,7 +142,6 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
         triton_seg.seg_grad_kernel[(triton.cdiv(ed, be) * h * plan.num_items,)](
             q, do, dec, M, scale=scale, BK=kp, BE=be, NE=triton.cdiv(ed, be), IEEE=ieee, **com, **launch("seg")
         )
-    dq, dk, dv = (_empty(*x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v))
     ds0 = _empty(*s0.shape, dtype=s0.dtype, device=s0.device) if s0_grad else None
     bk_q = tile("dq", kp, ep)
     n_q = triton.cdiv(kd, bk_q) * h * plan.num_items
@@ -132,6 +167,7 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
         DECAY_GRAD=decay_grad,
         USE_SEG=plan.use_seg,
         IEEE=ieee,
+        ACC=acc_qk,
         **com,
         **launch("dq"),
     )
@@ -156,6 +192,8 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
             BE=ep,
             STORE_DS0=s0_grad,
             DECAY_GRAD=decay_grad,
+            ACC_K=acc_qk,
+            ACC_V=acc_v,
             **rev,
             **launch("dkv"),
         )
@@ -180,6 +218,7 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
             NK=triton.cdiv(kd, bk),
             STORE_DS0=s0_grad,
             DECAY_GRAD=decay_grad,
+            ACC=acc_qk,
             **rev,
             **launch("dk"),
         )
@@ -196,6 +235,7 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
             BK=kp,
             BE=be,
             NE=triton.cdiv(ed, be),
+            ACC=acc_v,
             **rev,
             **launch("dv"),
         )
@@ -211,46 +251,99 @@ def _bwd(q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: 
 
 
 class LightningAttnFunction(torch.autograd.Function):
-    """o, S_T = lightning attention of contiguous q, k, v; gradients for q, k, v, decay, S_0 and via dS_T."""
+    """o, S_T = lightning attention of contiguous q, k, v; gradients for q, k, v, decay, S_0 and via dS_T.
+
+    Heads wider than MAX_DIM run as pieces (K pieces x E pieces, ``_pieces``) that read q, k, v and write o and
+    the gradients in place through last-dim slices (no copies): lightning attention is a sum over K pieces (q k^T
+    and q S are sums over K; the state splits by rows) and independent across E pieces (state columns), so the
+    K pieces after the first add their outputs to o, and in the backward dq, dk sum over E pieces and dv over K
+    pieces the same way. ``plans`` maps (K piece width, E piece width) to the segment plan."""
 
     @staticmethod
-    def forward(ctx, q, k, v, decay, s0, scale, cu, plan, store_st):
-        o, st, L = _fwd(q, k, v, decay, scale, s0, cu, plan, store_st=store_st)
-        ctx.save_for_backward(q, k, v, decay, s0, st, L, cu)
-        ctx.scale, ctx.plan = scale, plan
+    def forward(ctx, q, k, v, decay, s0, scale, cu, plans, store_st):
+        kps, eps = _pieces(q.shape[-1]), _pieces(v.shape[-1])
+        whole = len(kps) == 1 and len(eps) == 1
+        o = st = None
+        if not whole:
+            o = _empty(*v.shape, dtype=q.dtype, device=q.device)
+            if store_st:
+                n = plans["n_seq"]
+                st = _empty(n, q.shape[2], q.shape[3], v.shape[3], dtype=torch.float32, device=q.device)
+        Ls = {}
+        for es in eps:
+            for p, ks in enumerate(kps):
+                plan = plans[(ks.stop - ks.start, es.stop - es.start)]
+                s0_p = None if s0 is None else _piece_state(s0, ks, es)
+                o_out = None if whole else o[..., es]
+                qkv = (q[..., ks], k[..., ks], v[..., es])
+                o_p, st_p, Ls[(ks.start, es.start)] = _fwd(
+                    *qkv, decay, scale, s0_p, cu, plan, store_st=store_st, o=o_out, acc=p > 0
+                )
+                if whole:
+                    o, st = o_p, st_p
+                elif store_st:
+                    st[:, :, ks, es] = st_p
+        ctx.save_for_backward(q, k, v, decay, s0, st, cu)
+        ctx.Ls, ctx.scale, ctx.plans = Ls, scale, plans
         ctx.set_materialize_grads(False)
         return o, st
 
     @staticmethod
     def backward(ctx, do, dst):
-        q, k, v, decay, s0, st, L, cu = ctx.saved_tensors
+        q, k, v, decay, s0, st, cu = ctx.saved_tensors
         if do is None:
             do = torch.zeros(*q.shape[:3], v.shape[-1], dtype=q.dtype, device=q.device)
+        do = do.contiguous()
         decay_grad = decay is not None and ctx.needs_input_grad[3]
         s0_grad = s0 is not None and ctx.needs_input_grad[4]
-        dq, dk, dv, ddecay, ds0 = _bwd(
-            q,
-            k,
-            v,
-            do.contiguous(),
-            None if dst is None else dst.contiguous(),
-            decay,
-            st,
-            ctx.scale,
-            s0,
-            L,
-            cu,
-            ctx.plan,
-            decay_grad,
-            s0_grad,
-        )
-        return dq, dk, dv, ddecay, ds0, None, None, None, None
+        kps, eps = _pieces(q.shape[-1]), _pieces(v.shape[-1])
+        if len(kps) == 1 and len(eps) == 1:
+            grads = None
+        else:
+            grads = tuple(_empty(*x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v))
+        ds0 = None if not s0_grad or grads is None else torch.empty_like(s0)
+        ddecay = None
+        for e, es in enumerate(eps):
+            for p, ks in enumerate(kps):
+                plan = ctx.plans[(ks.stop - ks.start, es.stop - es.start)]
+                dst_p = None if dst is None else _piece_state(dst, ks, es)
+                g = None if grads is None else (grads[0][..., ks], grads[1][..., ks], grads[2][..., es])
+                dq, dk, dv, dd, ds0_p = _bwd(
+                    q[..., ks],
+                    k[..., ks],
+                    v[..., es],
+                    do[..., es],
+                    dst_p,
+                    decay,
+                    None if st is None else st[:, :, ks, es],
+                    ctx.scale,
+                    None if s0 is None else _piece_state(s0, ks, es),
+                    ctx.Ls[(ks.start, es.start)],
+                    cu,
+                    plan,
+                    decay_grad,
+                    s0_grad,
+                    grads=g,
+                    acc=(e > 0, p > 0),
+                )
+                if grads is None:
+                    grads, ds0 = (dq, dk, dv), ds0_p
+                elif ds0 is not None:
+                    ds0[:, :, ks, es] = ds0_p
+                ddecay = dd if ddecay is None else ddecay + dd
+        return *grads, ddecay, ds0, None, None, None, None
 
 
-# Head dims above MAX_DIM run as pieces of at most MAX_DIM. Lightning attention is a sum over K pieces
-# (q k^T and q S are sums over K; the state splits by rows) and independent across E pieces (state columns).
-# Single tiles wider than 128 gave wrong outputs (D=192) and an illegal address (D=256) on the H200 with
-# Triton 3.6, so those widths are never launched.
+def _piece_state(x, ks, es):
+    """The [N, H, ks, es] block of a state-shaped tensor as the contiguous tensor the kernels index."""
+    if ks == slice(0, x.shape[2]) and es == slice(0, x.shape[3]):
+        return x.contiguous()
+    return x[:, :, ks, es].contiguous()
+
+
+# Head dims above MAX_DIM run as pieces of at most MAX_DIM (see LightningAttnFunction). Single tiles wider than
+# 128 gave wrong outputs (D=192) and an illegal address (D=256) on the H200 with Triton 3.6, so those widths are
+# never launched.
 MAX_DIM = 128
 
 
@@ -275,33 +368,19 @@ def triton_lightning_attn(
     """Triton path of ``lightning_attn`` (arguments already checked). Returns (o, final state fp32 or None).
     The final state is written only with ``output_final_state`` (the backward needs it only as an output).
     ``chunk_size`` None uses the chunks of ``triton_config.CONFIG``; a value applies to every kernel."""
-    kd, ed = q.shape[-1], v.shape[-1]
-    args = (decay, scale)
-    opts = (cu_seqlens, chunk_size, segment_len, output_final_state)
-    if kd <= MAX_DIM and ed <= MAX_DIM:
-        return _triton_single(q, k, v, *args, initial_state, *opts)
-    outs, states = [], []
-    for es in _pieces(ed):
-        o_e, rows = None, []
-        for ks in _pieces(kd):
-            s0 = None if initial_state is None else initial_state[:, :, ks, es]
-            o_p, st_p = _triton_single(q[..., ks], k[..., ks], v[..., es], *args, s0, *opts)
-            o_e = o_p.float() if o_e is None else o_e + o_p.float()
-            rows.append(st_p)
-        outs.append(o_e.to(q.dtype))
-        states.append(torch.cat(rows, dim=2) if output_final_state else None)
-    return torch.cat(outs, dim=-1), torch.cat(states, dim=3) if output_final_state else None
-
-
-def _triton_single(q, k, v, decay, scale, initial_state, cu_seqlens, chunk_size, segment_len, store_st):
-    """One launch set for head dims <= MAX_DIM."""
     b, t, h, kd = q.shape
-    kp, ep = pad(kd), pad(v.shape[-1])
-    tiles = triton.cdiv(v.shape[-1], tile("fwd", ep, kp))
+    ed = v.shape[-1]
     cu = None if cu_seqlens is None else cu_seqlens.to(torch.int64).contiguous()
     chunks = (chunk_size, chunk_size) if chunk_size else (CONFIG["fwd_chunk"], CONFIG["bwd_chunk"])
-    plan = make_plan(b, t, h, tiles, cu, chunks, segment_len, q.device)
+    plans = {}
+    for ks in _pieces(kd):
+        for es in _pieces(ed):
+            kw, ew = ks.stop - ks.start, es.stop - es.start
+            if (kw, ew) not in plans:
+                tiles = triton.cdiv(ew, tile("fwd", pad(ew), pad(kw)))
+                plans[(kw, ew)] = make_plan(b, t, h, tiles, cu, chunks, segment_len, q.device)
+    plans["n_seq"] = next(iter(plans.values())).n_seq
     dec = None if decay is None else decay.to(torch.float32).contiguous()
     s0 = None if initial_state is None else initial_state.contiguous()
-    args = (q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plan, store_st)
+    args = (q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plans, output_final_state)
     return LightningAttnFunction.apply(*args)

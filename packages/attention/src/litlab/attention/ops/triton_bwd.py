@@ -7,7 +7,8 @@ written with the a = 1 split and the state gradient G_[n] entering chunk n from 
     G_[n] = lambda^c G_[n+1] + (Gamma_q Q~_n)^T dO_n,   dS_0 = G_[0],   Q~ = scale Q
 
 dq and dk programs own a K tile (state tile [BK, E]); dv programs own an E tile ([K, BE]), so no partial
-sums cross programs. With a decay that needs a gradient, the dq/dk programs also return their share of
+sums cross programs (ACC: the kernel adds its tile to what the gradient holds, for pieces of heads wider than
+128). With a decay that needs a gradient, the dq/dk programs also return their share of
     ds = - sum_t t (q_t . dq_t - k_t . dk_t) - T <dS_T, S_T>      (t 1-based within each sequence).
 """
 
@@ -21,6 +22,7 @@ from litlab.attention.ops.triton_common import (
     masked_decay,
     mm,
     state_entering,
+    store_tile,
 )
 
 
@@ -42,6 +44,8 @@ def dq_kernel(
     H: tl.constexpr,
     KD: tl.constexpr,
     ED: tl.constexpr,
+    SK: tl.constexpr,
+    SE: tl.constexpr,
     C: tl.constexpr,
     SEG,
     G,
@@ -56,6 +60,7 @@ def dq_kernel(
     ENTERING: tl.constexpr,
     DECAY_GRAD: tl.constexpr,
     IEEE: tl.constexpr,
+    ACC: tl.constexpr = False,
 ):
     """Forward sweep of one (K tile, head, item) with the state tile [BK, BE = all of E]."""
     pid = tl.program_id(0).to(tl.int64)
@@ -96,9 +101,9 @@ def dq_kernel(
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        vt = load_tile(v + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
-        dot = load_tile(do + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
+        kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+        vt = load_tile(v + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
+        dot = load_tile(do + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
         dov = masked_decay(mm(dot, tl.trans(vt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C, C]
         inter = mm(dot, tl.trans(state), dt, IEEE)  # [C, BK]
         if HAS_DECAY:
@@ -106,14 +111,10 @@ def dq_kernel(
             state = state * tl.exp(-s * c.to(tl.float32))
             vt = vt * tl.exp(-s * tl.maximum(c - 1 - offs_c, 0).to(tl.float32))[:, None]
         dqt = (mm(dov, kt, dt, IEEE) + inter) * scale
-        tl.store(
-            dq + rows[:, None] * (H * KD) + i_h * KD + offs_k[None, :],
-            dqt.to(dq.dtype.element_ty),
-            mask=m_t[:, None] & m_k[None, :],
-        )
+        store_tile(dq + i_h * SK, dqt, rows, offs_k, H * SK, m_t, m_k, ACC)
         state += mm(tl.trans(kt), vt, dt, IEEE)
         if DECAY_GRAD:
-            qt = load_tile(q + i_h * KD, rows, offs_k, H * KD, m_t, m_k).to(tl.float32)
+            qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k).to(tl.float32)
             ds_acc += tl.sum(tl.sum(qt * dqt, axis=1) * (rows - bos + 1).to(tl.float32))
     if DECAY_GRAD:
         tl.store(dsq + pid, ds_acc)
@@ -138,6 +139,8 @@ def dk_kernel(
     H: tl.constexpr,
     KD: tl.constexpr,
     ED: tl.constexpr,
+    SK: tl.constexpr,
+    SE: tl.constexpr,
     C: tl.constexpr,
     SEG,
     G,
@@ -151,6 +154,7 @@ def dk_kernel(
     STORE_DS0: tl.constexpr,
     DECAY_GRAD: tl.constexpr,
     IEEE: tl.constexpr,
+    ACC: tl.constexpr = False,
 ):
     """Reverse sweep of one (K tile, head, item) with the state gradient tile [BK, BE = all of E]."""
     pid = tl.program_id(0).to(tl.int64)
@@ -193,9 +197,9 @@ def dk_kernel(
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        qt = load_tile(q + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        vt = load_tile(v + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
-        dot = load_tile(do + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
+        qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+        vt = load_tile(v + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
+        dot = load_tile(do + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
         dov = masked_decay(mm(dot, tl.trans(vt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C(i), C(j)]
         inter = mm(vt, tl.trans(gs), dt, IEEE)  # [C, BK]
         if HAS_DECAY:
@@ -203,14 +207,10 @@ def dk_kernel(
             gs = gs * tl.exp(-s * c.to(tl.float32))
             dot = dot * tl.exp(-s * (offs_c + 1).to(tl.float32))[:, None]
         dkt = mm(tl.trans(dov), qt, dt, IEEE) * scale + inter
-        tl.store(
-            dk + rows[:, None] * (H * KD) + i_h * KD + offs_k[None, :],
-            dkt.to(dk.dtype.element_ty),
-            mask=m_t[:, None] & m_k[None, :],
-        )
+        store_tile(dk + i_h * SK, dkt, rows, offs_k, H * SK, m_t, m_k, ACC)
         gs += mm(tl.trans(qt), dot, dt, IEEE) * scale
         if DECAY_GRAD:
-            kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k).to(tl.float32)
+            kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k).to(tl.float32)
             ds_acc += tl.sum(tl.sum(kt * dkt, axis=1) * (rows - bos + 1).to(tl.float32))
     if STORE_DS0:
         if g == 0:
@@ -236,6 +236,8 @@ def dv_kernel(
     H: tl.constexpr,
     KD: tl.constexpr,
     ED: tl.constexpr,
+    SK: tl.constexpr,
+    SE: tl.constexpr,
     C: tl.constexpr,
     SEG,
     G,
@@ -247,6 +249,7 @@ def dv_kernel(
     HAS_DST: tl.constexpr,
     USE_SEG: tl.constexpr,
     IEEE: tl.constexpr,
+    ACC: tl.constexpr = False,
 ):
     """Reverse sweep of one (E tile, head, item) with the state gradient tile [BK = all of K, BE]."""
     pid = tl.program_id(0).to(tl.int64)
@@ -288,9 +291,9 @@ def dv_kernel(
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        qt = load_tile(q + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        dot = load_tile(do + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
+        qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+        kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+        dot = load_tile(do + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
         qk = masked_decay(mm(qt, tl.trans(kt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C(i), C(j)]
         inter = mm(kt, gs, dt, IEEE)  # [C, BE]
         if HAS_DECAY:
@@ -300,9 +303,5 @@ def dv_kernel(
         else:
             dot_q = dot
         dvt = mm(tl.trans(qk), dot, dt, IEEE) * scale + inter
-        tl.store(
-            dv + rows[:, None] * (H * ED) + i_h * ED + offs_e[None, :],
-            dvt.to(dv.dtype.element_ty),
-            mask=m_t[:, None] & m_e[None, :],
-        )
+        store_tile(dv + i_h * SE, dvt, rows, offs_e, H * SE, m_t, m_e, ACC)
         gs += mm(tl.trans(qt), dot_q, dt, IEEE) * scale

@@ -12,12 +12,7 @@ read q and dO twice and tile K or E). With a decay gradient it returns sum_t t k
 import triton
 import triton.language as tl
 
-from litlab.attention.ops.triton_common import grad_leaving, item_bounds, load_tile, masked_decay, mm
-
-
-@triton.jit
-def _store(ptr, x, rows, cols, stride, m_r, m_c):
-    tl.store(ptr + rows[:, None] * stride + cols[None, :], x.to(ptr.dtype.element_ty), mask=m_r[:, None] & m_c[None, :])
+from litlab.attention.ops.triton_common import grad_leaving, item_bounds, load_tile, masked_decay, mm, store_tile
 
 
 @triton.jit
@@ -40,6 +35,8 @@ def dkv_kernel(
     H: tl.constexpr,
     KD: tl.constexpr,
     ED: tl.constexpr,
+    SK: tl.constexpr,
+    SE: tl.constexpr,
     C: tl.constexpr,
     SEG,
     G,
@@ -52,6 +49,8 @@ def dkv_kernel(
     STORE_DS0: tl.constexpr,
     DECAY_GRAD: tl.constexpr,
     IEEE: tl.constexpr,
+    ACC_K: tl.constexpr = False,
+    ACC_V: tl.constexpr = False,
 ):
     """Reverse sweep of one (head, item) with the state gradient [BK = all of K, BE = all of E]."""
     pid = tl.program_id(0).to(tl.int64)
@@ -94,10 +93,10 @@ def dkv_kernel(
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        qt = load_tile(q + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        vt = load_tile(v + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
-        dot = load_tile(do + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
+        qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+        kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+        vt = load_tile(v + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
+        dot = load_tile(do + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
         dov = masked_decay(mm(dot, tl.trans(vt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C(i), C(j)]
         qk = masked_decay(mm(qt, tl.trans(kt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C(i), C(j)]
         inter_k = mm(vt, tl.trans(gs), dt, IEEE)  # [C, BK]
@@ -112,8 +111,8 @@ def dkv_kernel(
             dot_q = dot
         dkt = mm(tl.trans(dov), qt, dt, IEEE) * scale + inter_k
         dvt = mm(tl.trans(qk), dot, dt, IEEE) * scale + inter_v
-        _store(dk + i_h * KD, dkt, rows, offs_k, H * KD, m_t, m_k)
-        _store(dv + i_h * ED, dvt, rows, offs_e, H * ED, m_t, m_e)
+        store_tile(dk + i_h * SK, dkt, rows, offs_k, H * SK, m_t, m_k, ACC_K)
+        store_tile(dv + i_h * SE, dvt, rows, offs_e, H * SE, m_t, m_e, ACC_V)
         gs += mm(tl.trans(qt), dot_q, dt, IEEE) * scale
         if DECAY_GRAD:
             ds_acc += tl.sum(tl.sum(kt.to(tl.float32) * dkt, axis=1) * (rows - bos + 1).to(tl.float32))

@@ -58,6 +58,16 @@ def load_tile(ptr, rows, cols, stride, m_rows, m_cols):
 
 
 @triton.jit
+def store_tile(ptr, x, rows, cols, stride, m_r, m_c, ACC: tl.constexpr = False):
+    """Store a [len(rows), len(cols)] tile of a row-major matrix; ACC: add it to what the matrix holds."""
+    ptrs = ptr + rows[:, None] * stride + cols[None, :]
+    mask = m_r[:, None] & m_c[None, :]
+    if ACC:
+        x = x + tl.load(ptrs, mask=mask, other=0.0).to(tl.float32)
+    tl.store(ptrs, x.to(ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
 def state_entering(
     S0,
     L,

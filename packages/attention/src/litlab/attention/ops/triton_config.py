@@ -51,8 +51,8 @@ DEFAULT = copy.deepcopy(CONFIG)
 
 
 def launch(kind: str) -> dict:
-    """num_warps / num_stages of one kernel kind."""
-    return {k: v for k, v in CONFIG[kind].items() if k in ("num_warps", "num_stages")}
+    """num_warps / num_stages (and maxnreg, the cap on registers per thread, where set) of one kernel kind."""
+    return {k: v for k, v in CONFIG[kind].items() if k in ("num_warps", "num_stages", "maxnreg")}
 
 
 def tile(kind: str, padded: int, other: int) -> int:

@@ -19,17 +19,18 @@ from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_de
 @triton.jit
 def _chunks(
     state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e,
-    H: tl.constexpr, KD: tl.constexpr, ED: tl.constexpr, C: tl.constexpr, HAS_DECAY: tl.constexpr, IEEE: tl.constexpr,
+    H: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr, HAS_DECAY: tl.constexpr, IEEE: tl.constexpr,
+    ACC: tl.constexpr,
 ):
-    """Walk the chunks of [ss, se): write their outputs, return the state after them."""
+    """Walk the chunks of [ss, se): write their outputs (ACC: add them to what o holds), return the state."""
     dt = q.dtype.element_ty
     for cs in range(ss, se, C):
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        qt = load_tile(q + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        vt = load_tile(v + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
+        qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+        kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+        vt = load_tile(v + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
         scores = masked_decay(mm(qt, tl.trans(kt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C, C]
         inter = mm(qt, state, dt, IEEE)  # [C, BE]
         if HAS_DECAY:
@@ -39,11 +40,10 @@ def _chunks(
         else:
             vt_k = vt
         out = (mm(scores, vt, dt, IEEE) + inter) * scale
-        tl.store(
-            o + rows[:, None] * (H * ED) + i_h * ED + offs_e[None, :],
-            out.to(o.dtype.element_ty),
-            mask=m_t[:, None] & m_e[None, :],
-        )
+        o_ptr = o + rows[:, None] * (H * SE) + i_h * SE + offs_e[None, :]
+        if ACC:
+            out += tl.load(o_ptr, mask=m_t[:, None] & m_e[None, :], other=0.0).to(tl.float32)
+        tl.store(o_ptr, out.to(o.dtype.element_ty), mask=m_t[:, None] & m_e[None, :])
         state += mm(tl.trans(kt), vt_k, dt, IEEE)
     return state
 
@@ -65,6 +65,8 @@ def fwd_kernel(
     H: tl.constexpr,
     KD: tl.constexpr,
     ED: tl.constexpr,
+    SK: tl.constexpr,
+    SE: tl.constexpr,
     C: tl.constexpr,
     SEG,
     G,
@@ -81,10 +83,13 @@ def fwd_kernel(
     STORE_ST: tl.constexpr,
     STORE_BOUNDS: tl.constexpr,
     IEEE: tl.constexpr,
+    ACC: tl.constexpr = False,
 ):
     """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state. With
     STORE_BOUNDS (whole sequences, uniform batch) it also writes the state entering every SEGB tokens into
-    L[n * GB + j] (the entering states of the backward's segments)."""
+    L[n * GB + j] (the entering states of the backward's segments). Rows of q, k are H * SK elements apart and
+    rows of v, o H * SE (SK > KD, SE > ED: a piece of wider heads); ACC adds the outputs to what o holds (every
+    K piece after the first)."""
     pid = tl.program_id(0).to(tl.int64)
     i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
     i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
@@ -123,11 +128,12 @@ def fwd_kernel(
             tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
             state = _chunks(
                 state, sb, tl.minimum(sb + SEGB, se), q, k, v, o, i_h, s, scale,
-                offs_c, offs_k, offs_e, m_k, m_e, H, KD, ED, C, HAS_DECAY, IEEE,
+                offs_c, offs_k, offs_e, m_k, m_e, H, SK, SE, C, HAS_DECAY, IEEE, ACC,
             )
     else:
         state = _chunks(
-            state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, H, KD, ED, C, HAS_DECAY, IEEE
+            state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e,
+            H, SK, SE, C, HAS_DECAY, IEEE, ACC,
         )
     if STORE_ST:
         if se == eos:

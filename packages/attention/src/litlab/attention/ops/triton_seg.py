@@ -28,6 +28,8 @@ def seg_state_kernel(
     H: tl.constexpr,
     KD: tl.constexpr,
     ED: tl.constexpr,
+    SK: tl.constexpr,
+    SE: tl.constexpr,
     C: tl.constexpr,
     SEG,
     G,
@@ -59,8 +61,8 @@ def seg_state_kernel(
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        kt = load_tile(k + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        vt = load_tile(v + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
+        kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+        vt = load_tile(v + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
         if HAS_DECAY:
             acc = acc * tl.exp(-s * c.to(tl.float32))
             vt = vt * tl.exp(-s * tl.maximum(c - 1 - offs_c, 0).to(tl.float32))[:, None]
@@ -82,6 +84,8 @@ def seg_grad_kernel(
     H: tl.constexpr,
     KD: tl.constexpr,
     ED: tl.constexpr,
+    SK: tl.constexpr,
+    SE: tl.constexpr,
     C: tl.constexpr,
     SEG,
     G,
@@ -107,8 +111,8 @@ def seg_grad_kernel(
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        qt = load_tile(q + i_h * KD, rows, offs_k, H * KD, m_t, m_k)  # [C, BK]
-        dot = load_tile(do + i_h * ED, rows, offs_e, H * ED, m_t, m_e)  # [C, BE]
+        qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+        dot = load_tile(do + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
         if HAS_DECAY:
             dot = dot * tl.exp(-s * (cs - ss + offs_c + 1).to(tl.float32))[:, None]
         acc += mm(tl.trans(qt), dot, q.dtype.element_ty, IEEE)
