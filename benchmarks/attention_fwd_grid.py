@@ -74,37 +74,45 @@ def plans(kind):
     }
 
 
-def third():
+def third(kind="third"):
     """(plan name, plan patch, launch name, launch patch) of the "third" grid: launches that pipeline the forward's
     loads a whole chunk ahead (3-4 stages; with 2 stages Triton issues the next chunk's copies at the end of the
     loop body and waits for them at its top, so nothing overlaps inside a program: Nsight Compute, run 11), each
-    with the segment plan that matches how many of its programs fit on an SM (registers capped by maxnreg)."""
+    with the segment plan that matches how many of its programs fit on an SM (registers capped by maxnreg).
+    "fourth": the forward that loads the next chunk into registers at the top of its loop (fwd_prefetch)."""
+    rows = [("e64w4s2", 8192, 4, 2, 64, None, 2, False)]  # shipped
+    if kind == "third":
+        rows += [
+            ("c32w4s3", 8192, 4, 3, 32, None, 2, False),
+            ("c32w4s4", 8192, 4, 4, 32, None, 2, False),
+            ("c32w4s3r168", 8192, 4, 3, 32, 168, 3, False),
+            ("c32e128w8s3", 16384, 8, 3, 32, None, 1, False),
+            ("c32e128w8s4", 16384, 8, 4, 32, None, 1, False),
+            ("c32e128w8s3r128", 16384, 8, 3, 32, 128, 2, False),
+            ("e128w8s3", 16384, 8, 3, 64, None, 1, False),
+            ("e64w8s3", 8192, 8, 3, 64, None, 1, False),
+        ]
+    else:  # ptxas (sm_90): 4 warps 255 registers + 224-byte spill, 57 KB; 8 warps 240, no spill
+        rows += [
+            ("pf-e64w4", 8192, 4, 1, 64, None, 2, True),
+            ("pf-e64w4s2", 8192, 4, 2, 64, None, 2, True),
+            ("pf-e64w8", 8192, 8, 1, 64, None, 1, True),
+            ("pf-e128w8", 16384, 8, 1, 64, None, 1, True),
+        ]
     out = []
-    for name, elems, warps, stages, chunk, regs, pps in (
-        ("e64w4s2", 8192, 4, 2, 64, None, 2),  # shipped
-        ("c32w4s3", 8192, 4, 3, 32, None, 2),
-        ("c32w4s4", 8192, 4, 4, 32, None, 2),
-        ("c32w4s3r168", 8192, 4, 3, 32, 168, 3),
-        ("c32e128w8s3", 16384, 8, 3, 32, None, 1),
-        ("c32e128w8s4", 16384, 8, 4, 32, None, 1),
-        ("c32e128w8s3r128", 16384, 8, 3, 32, 128, 2),
-        ("e128w8s3", 16384, 8, 3, 64, None, 1),
-        ("e64w8s3", 8192, 8, 3, 64, None, 1),
-    ):
+    for name, elems, warps, stages, chunk, regs, pps, prefetch in rows:
         launch = {"num_warps": warps, "num_stages": stages, **({"maxnreg": regs} if regs else {})}
-        lpatch = {
-            "fwd": {"elems": elems, **launch},
-            "fwd_seg": dict(launch),
-            "fwd_whole": dict(launch),
-            "fwd_chunk": chunk,
-        }
+        lpatch = {"fwd": {"elems": elems, **launch}, "fwd_seg": dict(launch), "fwd_chunk": chunk}
+        if name != "e64w4s2":  # the shipped whole-sequence forward keeps its 3 stages
+            lpatch["fwd_whole"] = dict(launch)
+        lpatch["fwd_prefetch"] = prefetch
         out.append((f"pps{pps}down", {"programs_per_sm": pps, "seg_round": "down", "seg_split": 1}, name, lpatch))
     return out
 
 
 def variants(kind):
-    if kind == "third":
-        return third()
+    if kind in ("third", "fourth"):
+        return third(kind)
     return [(pn, pp, ln, lp) for pn, pp in plans(kind).items() for ln, lp in launches(kind).items()]
 
 
@@ -141,7 +149,9 @@ def main():
     ap.add_argument("--rep", type=int, default=40, help="do_bench rep (ms) per forward timing")
     ap.add_argument("--top", type=int, default=4, help="variants timed forward+backward")
     ap.add_argument("--fb-slack", type=float, default=1.05, help="allowed f+b sum vs the shipped configuration")
-    ap.add_argument("--grid", default="second", choices=("first", "second", "third"), help="which variant grid")
+    ap.add_argument(
+        "--grid", default="second", choices=("first", "second", "third", "fourth"), help="which variant grid"
+    )
     ap.add_argument("--out", default="results")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)

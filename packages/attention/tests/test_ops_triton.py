@@ -275,6 +275,27 @@ def test_whole_sequence_forward_with_segmented_backward_matches_naive(monkeypatc
     assert launched[:3] == ["fwd_whole", "seg", "dq"]  # no local-state pass before the forward; seg_grad, dq
 
 
+@pytest.mark.parametrize("t,d,e,decay,state,chunk,seg", [CASES[0], CASES[2], CASES[3], CASES[4]])
+def test_triton_forward_prefetch_matches_naive(monkeypatch, t, d, e, decay, state, chunk, seg):
+    """fwd_prefetch: the forward loads the next chunk at the top of its loop (T = 1, a short last chunk,
+    segments); a wrong next-chunk offset or mask shows in o, the final state and every gradient."""
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_prefetch", True)
+    inp = make_inputs(2, t, 2, d, e, torch.float32, DEV, decay=decay, state=state, seed=t + 5)
+    check(inp, torch.float32, op=tri(chunk, seg))
+
+
+def test_triton_forward_prefetch_in_the_whole_sequence_forward(monkeypatch):
+    """fwd_prefetch in the whole-sequence forward, whose chunk loop restarts at every backward segment."""
+    monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)
+    monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 2)
+    monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_whole_min", 0.5)
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_prefetch", True)
+    assert triton_plan.make_plan(3, 100, 2, 1, None, (16, 16), None, torch.device(DEV)).fwd_whole
+    inp = make_inputs(3, 100, 2, 16, 24, torch.float32, DEV, decay=[0.3, 2.0], state=True, seed=29)
+    check(inp, torch.float32, op=tri(16, None))
+
+
 def test_triton_automatic_segments_match_naive(monkeypatch):
     """seg=None on a GPU with more SMs than B*H: the plan cuts T = 75 into 5 segments of 16 (CPU has 1 SM)."""
     monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)

@@ -108,6 +108,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
         STORE_BOUNDS=plan.fwd_whole,
         IEEE=ieee,
         ACC=acc,
+        PREFETCH=bool(CONFIG["fwd_prefetch"]),
         **com,
         **launch(kind),
     )

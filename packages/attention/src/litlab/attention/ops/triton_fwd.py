@@ -20,17 +20,32 @@ from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_de
 def _chunks(
     state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e,
     H: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr, HAS_DECAY: tl.constexpr, IEEE: tl.constexpr,
-    ACC: tl.constexpr,
+    ACC: tl.constexpr, PREFETCH: tl.constexpr,
 ):
-    """Walk the chunks of [ss, se): write their outputs (ACC: add them to what o holds), return the state."""
+    """Walk the chunks of [ss, se): write their outputs (ACC: add them to what o holds), return the state.
+    PREFETCH: load the next chunk's tiles into registers at the top of the body, so the loads overlap this
+    chunk's products (Triton's 2-stage pipeline issues them at the end of the body, just before they are
+    waited for; BENCHMARKS.md run 11)."""
     dt = q.dtype.element_ty
+    if PREFETCH:
+        m_n = offs_c < se - ss
+        qn = load_tile(q + i_h * SK, ss + offs_c, offs_k, H * SK, m_n, m_k)
+        kn = load_tile(k + i_h * SK, ss + offs_c, offs_k, H * SK, m_n, m_k)
+        vn = load_tile(v + i_h * SE, ss + offs_c, offs_e, H * SE, m_n, m_e)
     for cs in range(ss, se, C):
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
-        kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
-        vt = load_tile(v + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
+        if PREFETCH:
+            qt, kt, vt = qn, kn, vn
+            m_n = offs_c < se - cs - C  # nothing past se is read
+            qn = load_tile(q + i_h * SK, rows + C, offs_k, H * SK, m_n, m_k)
+            kn = load_tile(k + i_h * SK, rows + C, offs_k, H * SK, m_n, m_k)
+            vn = load_tile(v + i_h * SE, rows + C, offs_e, H * SE, m_n, m_e)
+        else:
+            qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+            kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+            vt = load_tile(v + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
         scores = masked_decay(mm(qt, tl.trans(kt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C, C]
         inter = mm(qt, state, dt, IEEE)  # [C, BE]
         if HAS_DECAY:
@@ -84,6 +99,7 @@ def fwd_kernel(
     STORE_BOUNDS: tl.constexpr,
     IEEE: tl.constexpr,
     ACC: tl.constexpr = False,
+    PREFETCH: tl.constexpr = False,
 ):
     """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state. With
     STORE_BOUNDS (whole sequences, uniform batch) it also writes the state entering every SEGB tokens into
@@ -128,12 +144,12 @@ def fwd_kernel(
             tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
             state = _chunks(
                 state, sb, tl.minimum(sb + SEGB, se), q, k, v, o, i_h, s, scale,
-                offs_c, offs_k, offs_e, m_k, m_e, H, SK, SE, C, HAS_DECAY, IEEE, ACC,
+                offs_c, offs_k, offs_e, m_k, m_e, H, SK, SE, C, HAS_DECAY, IEEE, ACC, PREFETCH,
             )
     else:
         state = _chunks(
             state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e,
-            H, SK, SE, C, HAS_DECAY, IEEE, ACC,
+            H, SK, SE, C, HAS_DECAY, IEEE, ACC, PREFETCH,
         )
     if STORE_ST:
         if se == eos:
