@@ -89,6 +89,10 @@ def test_bad_inputs_are_rejected():
         linear_cross_entropy(h, w, y[:3])
     with pytest.raises(ValueError, match="chunk_size"):
         linear_cross_entropy(h, w, y, chunk_size=0)
+    with pytest.raises(ValueError, match=r"\[0, 10\).*got values in \[0, 10\]"):
+        linear_cross_entropy(h, w, torch.tensor([0, 3, 10, 2]))
+    with pytest.raises(ValueError, match=r"no ignore index, got values in \[-100, 3\]"):
+        linear_cross_entropy(h, w, torch.tensor([1, -100, 3, 2]))
     with pytest.raises(ValueError, match="dtype"):  # no autocast: F.linear would refuse too, less clearly
         linear_cross_entropy(h, w.double(), y)
     with pytest.raises(ValueError, match="ce_chunk_size"):

@@ -73,6 +73,21 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return grad_h * grad_out.to(grad_h.dtype), grad_w * grad_out.to(grad_w.dtype), None, None, None
 
 
+def _check_target_range(targets: Tensor, vocab: int) -> None:
+    """Every target must be a row of the head: a ValueError on CPU; on an accelerator an asynchronous device
+    assertion with the same message (no host sync per step; an out-of-range index there is otherwise an
+    illegal memory access with no message). There is no ignore index: every token counts."""
+    if targets.numel() == 0:
+        return
+    msg = f"targets must lie in [0, {vocab}) (the head's vocabulary size); there is no ignore index"
+    if targets.device.type == "cpu":
+        lo, hi = int(targets.min()), int(targets.max())
+        if lo < 0 or hi >= vocab:
+            raise ValueError(f"{msg}, got values in [{lo}, {hi}]")
+    elif not torch.compiler.is_compiling():
+        torch._assert_async(((targets >= 0) & (targets < vocab)).all(), msg)
+
+
 def linear_cross_entropy(
     hidden: Tensor, weight: Tensor, targets: Tensor, chunk_size: int = 8192, compiled: bool = False
 ) -> Tensor:
@@ -87,6 +102,7 @@ def linear_cross_entropy(
         raise ValueError(f"targets must be int64 [N={hidden.shape[0]}], got {targets.dtype} {tuple(targets.shape)}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    _check_target_range(targets, weight.shape[0])
     device = hidden.device.type
     if torch.is_autocast_enabled(device):
         dtype = torch.get_autocast_dtype(device)
