@@ -194,6 +194,16 @@ def test_triton_head_dims_above_the_tile_limit_run_as_pieces(monkeypatch, fused,
     check(inp, torch.float32, op=tri(16, seg))
 
 
+def test_triton_single_head_inputs_with_odd_size_one_strides():
+    """H = 1 tensors whose size-1 head dim has stride 1 are contiguous by torch's rule (size-1 strides do not
+    count): the kernels must address rows by the shape, not by that stride."""
+    inp = make_inputs(2, 40, 1, 16, 24, torch.float32, DEV, decay=[0.4], state=True, seed=31)
+    for name in ("q", "k", "v"):
+        inp[name] = inp[name].squeeze(2).unsqueeze(-1).transpose(2, 3)
+        assert inp[name].is_contiguous() and inp[name].stride(2) == 1
+    check(inp, torch.float32, op=tri(16, None))
+
+
 def plan(b, t, h, lens=None, chunks=(64, 64), seg=None):
     cu = None if lens is None else torch.tensor([0, *torch.tensor(lens).cumsum(0).tolist()])
     p = triton_plan.make_plan(b, t, h, 1, cu, chunks, seg, torch.device("cpu"))

@@ -23,24 +23,6 @@ def _empty(*shape, dtype, device) -> torch.Tensor:
     return torch.empty(*shape, dtype=dtype, device=device)
 
 
-def _strides(q, k, v, *others) -> dict:
-    """Head strides SK (q, k) and SE (v and ``others``: o, do, dv) of [B, T, H, dim] tensors whose rows are
-    H heads of SK (SE) elements: contiguous tensors, or last-dim slices of contiguous wider heads."""
-    b, t, h, _ = q.shape
-
-    def head_stride(x, name):
-        sh = x.stride(2)
-        if x.stride(3) != 1 or x.stride(1) != h * sh or (b > 1 and x.stride(0) != t * h * sh):
-            raise ValueError(f"{name}: strides {tuple(x.stride())} are not those of a last-dim slice of [B, T, H, *]")
-        return sh
-
-    sk = head_stride(q, "q")
-    se = head_stride(v, "v")
-    if head_stride(k, "k") != sk or any(head_stride(x, "o") != se for x in others):
-        raise ValueError("pieces of one call must share the head strides of q, k and of v, o")
-    return {"SK": sk, "SE": se}
-
-
 def _common(plan: Plan, cu, h, kd, ed, has_decay, chunk):
     items = plan.items if plan.items is not None else cu  # any pointer when unused
     return dict(
@@ -58,9 +40,10 @@ def _common(plan: Plan, cu, h, kd, ed, has_decay, chunk):
     )
 
 
-def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=False):
-    """Forward launches of one piece: q, k, v may be last-dim slices of wider heads (``_strides``); the outputs
-    go to ``o`` (a slice of the full output, added to what it holds with ``acc``) or to a new tensor."""
+def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=False, heads=None):
+    """Forward launches of one piece. ``heads`` = (SK, SE): the head widths of the contiguous tensors that q, k
+    and v, o are last-dim slices of (None: q, k, v themselves are contiguous); the outputs go to ``o`` (a slice of
+    the full output, added to what it holds with ``acc``) or to a new tensor."""
     b, t, h, kd = q.shape
     ed = v.shape[-1]
     kp, ep = pad(kd), pad(ed)
@@ -68,7 +51,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
     ne = triton.cdiv(ed, be)
     ieee = q.dtype == torch.float32
     com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None, plan.fwd_chunk)
-    com.update(_strides(q, k, v) if o is None else _strides(q, k, v, o))
+    com.update(SK=heads[0] if heads else kd, SE=heads[1] if heads else ed)
     dec = decay if decay is not None else q
     L = None
     if plan.fwd_whole:  # whole sequences; L receives the state entering each of the backward's segments
@@ -116,11 +99,11 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
 
 
 def _bwd(
-    q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad: bool, s0_grad: bool, grads=None, acc=(0, 0)
+    q, k, v, do, dst, decay, st, scale, s0, L, cu, plan: Plan, decay_grad, s0_grad, grads=None, acc=(0, 0), heads=None
 ):
     """Backward launches of one piece. ``grads`` = (dq, dk, dv) slices of the full gradients to write (new
     tensors when None); ``acc`` = (add to dq and dk: the E pieces after the first; add to dv: the K pieces after
-    the first)."""
+    the first); ``heads`` = (SK, SE) as in ``_fwd`` (q, k, dq, dk and v, dO, dv)."""
     b, t, h, kd = q.shape
     ed = v.shape[-1]
     kp, ep = pad(kd), pad(ed)
@@ -129,10 +112,7 @@ def _bwd(
     if grads is None:
         grads = tuple(_empty(*x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v))
     dq, dk, dv = grads
-    strides = _strides(q, k, v, do, dv)
-    if _strides(dq, dk, do)["SK"] != strides["SK"]:
-        raise ValueError("dq, dk must have the head stride of q, k")
-    com.update(strides)
+    com.update(SK=heads[0] if heads else kd, SE=heads[1] if heads else ed)
     acc_qk, acc_v = map(bool, acc)
     dec = decay if decay is not None else q
     dummy = q
@@ -264,6 +244,7 @@ class LightningAttnFunction(torch.autograd.Function):
     def forward(ctx, q, k, v, decay, s0, scale, cu, plans, store_st):
         kps, eps = _pieces(q.shape[-1]), _pieces(v.shape[-1])
         whole = len(kps) == 1 and len(eps) == 1
+        heads = (q.shape[-1], v.shape[-1])  # row layout of the contiguous q, k and v, o that pieces slice
         o = st = None
         if not whole:
             o = _empty(*v.shape, dtype=q.dtype, device=q.device)
@@ -278,7 +259,7 @@ class LightningAttnFunction(torch.autograd.Function):
                 o_out = None if whole else o[..., es]
                 qkv = (q[..., ks], k[..., ks], v[..., es])
                 o_p, st_p, Ls[(ks.start, es.start)] = _fwd(
-                    *qkv, decay, scale, s0_p, cu, plan, store_st=store_st, o=o_out, acc=p > 0
+                    *qkv, decay, scale, s0_p, cu, plan, store_st=store_st, o=o_out, acc=p > 0, heads=heads
                 )
                 if whole:
                     o, st = o_p, st_p
@@ -326,6 +307,7 @@ class LightningAttnFunction(torch.autograd.Function):
                     s0_grad,
                     grads=g,
                     acc=(e > 0, p > 0),
+                    heads=(q.shape[-1], v.shape[-1]),
                 )
                 if grads is None:
                     grads, ds0 = (dq, dk, dv), ds0_p
