@@ -13,7 +13,7 @@ programs sharing q/k run together (L2 reuse).
 import triton
 import triton.language as tl
 
-from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_decay, mm, state_entering
+from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_decay, mm, state_entering, store_tile
 
 
 @triton.jit
@@ -55,10 +55,7 @@ def _chunks(
         else:
             vt_k = vt
         out = (mm(scores, vt, dt, IEEE) + inter) * scale
-        o_ptr = o + rows[:, None] * (H * SE) + i_h * SE + offs_e[None, :]
-        if ACC:
-            out += tl.load(o_ptr, mask=m_t[:, None] & m_e[None, :], other=0.0).to(tl.float32)
-        tl.store(o_ptr, out.to(o.dtype.element_ty), mask=m_t[:, None] & m_e[None, :])
+        store_tile(o + i_h * SE, out, rows, offs_e, H * SE, m_t, m_e, ACC)
         state += mm(tl.trans(kt), vt_k, dt, IEEE)
     return state
 
