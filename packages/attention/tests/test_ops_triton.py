@@ -194,6 +194,19 @@ def test_triton_head_dims_above_the_tile_limit_run_as_pieces(monkeypatch, fused,
     check(inp, torch.float32, op=tri(16, seg))
 
 
+def test_triton_head_dim_pieces_with_varlen(monkeypatch):
+    """Pieces (MAX_DIM = 16: D = 24 and E = 40 are 2 x 3 pieces) over packed sequences with an empty one:
+    per-sequence final states assembled from the pieces, and the empty sequence's state is its initial one."""
+    monkeypatch.setattr(chunk_triton, "MAX_DIM", 16)
+    lens = [5, 0, 40, 1, 33]
+    cu = torch.tensor([0, *torch.tensor(lens).cumsum(0).tolist()], device=DEV)
+    inp = make_inputs(1, int(cu[-1]), 2, 24, 40, torch.float32, DEV, [0.2, 3.0], True, len(lens), seed=4)
+    check(inp, torch.float32, op=tri(16, 16), cu_seqlens=cu)
+    got = run(inp, "triton", op=tri(16, 16), grad=False, cu_seqlens=cu)
+    assert got["final_state"].shape == (5, 2, 24, 40)
+    assert torch.equal(got["final_state"][1], inp["initial_state"][1])
+
+
 def test_triton_single_head_inputs_with_odd_size_one_strides():
     """H = 1 tensors whose size-1 head dim has stride 1 are contiguous by torch's rule (size-1 strides do not
     count): the kernels must address rows by the shape, not by that stride."""

@@ -249,7 +249,7 @@ class LightningAttnFunction(torch.autograd.Function):
         if not whole:
             o = _empty(*v.shape, dtype=q.dtype, device=q.device)
             if store_st:
-                n = plans["n_seq"]
+                n = q.shape[0] if cu is None else cu.numel() - 1
                 st = _empty(n, q.shape[2], q.shape[3], v.shape[3], dtype=torch.float32, device=q.device)
         Ls = {}
         for es in eps:
@@ -362,7 +362,6 @@ def triton_lightning_attn(
             if (kw, ew) not in plans:
                 tiles = triton.cdiv(ew, tile("fwd", pad(ew), pad(kw)))
                 plans[(kw, ew)] = make_plan(b, t, h, tiles, cu, chunks, segment_len, q.device)
-    plans["n_seq"] = next(iter(plans.values())).n_seq
     dec = None if decay is None else decay.to(torch.float32).contiguous()
     s0 = None if initial_state is None else initial_state.contiguous()
     args = (q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plans, output_final_state)
