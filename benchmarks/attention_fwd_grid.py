@@ -74,7 +74,7 @@ def plans(kind):
     }
 
 
-def third(kind="third"):
+def pipelined(kind):
     """(plan name, plan patch, launch name, launch patch) of the "third" grid: launches that pipeline the forward's
     loads a whole chunk ahead (3-4 stages; with 2 stages Triton issues the next chunk's copies at the end of the
     loop body and waits for them at its top, so nothing overlaps inside a program: Nsight Compute, run 11), each
@@ -112,7 +112,7 @@ def third(kind="third"):
 
 def variants(kind):
     if kind in ("third", "fourth"):
-        return third(kind)
+        return pipelined(kind)
     return [(pn, pp, ln, lp) for pn, pp in plans(kind).items() for ln, lp in launches(kind).items()]
 
 
