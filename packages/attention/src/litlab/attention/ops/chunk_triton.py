@@ -279,10 +279,9 @@ class LightningAttnFunction(torch.autograd.Function):
         decay_grad = decay is not None and ctx.needs_input_grad[3]
         s0_grad = s0 is not None and ctx.needs_input_grad[4]
         kps, eps = _pieces(q.shape[-1]), _pieces(v.shape[-1])
-        if len(kps) == 1 and len(eps) == 1:
-            grads = None
-        else:
-            grads = tuple(_empty(*x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v))
+        whole = len(kps) == 1 and len(eps) == 1
+        heads = (q.shape[-1], v.shape[-1])
+        grads = None if whole else tuple(_empty(*x.shape, dtype=x.dtype, device=x.device) for x in (q, k, v))
         ds0 = None if not s0_grad or grads is None else torch.empty_like(s0)
         ddecay = None
         for e, es in enumerate(eps):
@@ -307,7 +306,7 @@ class LightningAttnFunction(torch.autograd.Function):
                     s0_grad,
                     grads=g,
                     acc=(e > 0, p > 0),
-                    heads=(q.shape[-1], v.shape[-1]),
+                    heads=heads,
                 )
                 if grads is None:
                     grads, ds0 = (dq, dk, dv), ds0_p
@@ -318,9 +317,8 @@ class LightningAttnFunction(torch.autograd.Function):
 
 
 def _piece_state(x, ks, es):
-    """The [N, H, ks, es] block of a state-shaped tensor as the contiguous tensor the kernels index."""
-    if ks == slice(0, x.shape[2]) and es == slice(0, x.shape[3]):
-        return x.contiguous()
+    """The [N, H, ks, es] block of a state-shaped tensor as the contiguous tensor the kernels index (no copy
+    when the block is the whole of a contiguous tensor)."""
     return x[:, :, ks, es].contiguous()
 
 
