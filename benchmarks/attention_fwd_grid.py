@@ -79,33 +79,39 @@ def pipelined(kind):
     loads a whole chunk ahead (3-4 stages; with 2 stages Triton issues the next chunk's copies at the end of the
     loop body and waits for them at its top, so nothing overlaps inside a program: Nsight Compute, run 11), each
     with the segment plan that matches how many of its programs fit on an SM (registers capped by maxnreg).
-    "fourth": the forward that loads the next chunk into registers at the top of its loop (fwd_prefetch)."""
-    rows = [("e64w4s2", 8192, 4, 2, 64, None, 2, False)]  # shipped
+    "fourth": the forward whose tiles are copied by the tensor memory accelerator (fwd_tma; ptxas at 4 warps, 2
+    stages: 235 registers, no spill, 98 KB of shared memory), alone, with more stages, 8 warps, full E tiles and
+    Triton's warp specialization (fwd_ws: a producer warp issues the copies; 115 KB, so one program per SM)."""
+    rows = [("e64w4s2", 8192, 4, 2, 64, None, 2, {})]  # shipped
+    tma, ws = {"fwd_tma": True}, {"fwd_tma": True, "fwd_ws": True}
     if kind == "third":
         rows += [
-            ("c32w4s3", 8192, 4, 3, 32, None, 2, False),
-            ("c32w4s4", 8192, 4, 4, 32, None, 2, False),
-            ("c32w4s3r168", 8192, 4, 3, 32, 168, 3, False),
-            ("c32e128w8s3", 16384, 8, 3, 32, None, 1, False),
-            ("c32e128w8s4", 16384, 8, 4, 32, None, 1, False),
-            ("c32e128w8s3r128", 16384, 8, 3, 32, 128, 2, False),
-            ("e128w8s3", 16384, 8, 3, 64, None, 1, False),
-            ("e64w8s3", 8192, 8, 3, 64, None, 1, False),
+            ("c32w4s3", 8192, 4, 3, 32, None, 2, {}),
+            ("c32w4s4", 8192, 4, 4, 32, None, 2, {}),
+            ("c32w4s3r168", 8192, 4, 3, 32, 168, 3, {}),
+            ("c32e128w8s3", 16384, 8, 3, 32, None, 1, {}),
+            ("c32e128w8s4", 16384, 8, 4, 32, None, 1, {}),
+            ("c32e128w8s3r128", 16384, 8, 3, 32, 128, 2, {}),
+            ("e128w8s3", 16384, 8, 3, 64, None, 1, {}),
+            ("e64w8s3", 8192, 8, 3, 64, None, 1, {}),
         ]
-    else:  # ptxas (sm_90): 4 warps 255 registers + 224-byte spill, 57 KB; 8 warps 240, no spill
+    else:
         rows += [
-            ("pf-e64w4", 8192, 4, 1, 64, None, 2, True),
-            ("pf-e64w4s2", 8192, 4, 2, 64, None, 2, True),
-            ("pf-e64w8", 8192, 8, 1, 64, None, 1, True),
-            ("pf-e128w8", 16384, 8, 1, 64, None, 1, True),
+            ("tma-w4s2", 8192, 4, 2, 64, None, 2, tma),
+            ("tma-w4s3", 8192, 4, 3, 64, None, 1, tma),
+            ("tma-w8s2", 8192, 8, 2, 64, None, 1, tma),
+            ("tma-c32w4s3", 8192, 4, 3, 32, None, 2, tma),
+            ("tma-c32w4s4", 8192, 4, 4, 32, None, 2, tma),
+            ("tma-e128w8s2", 16384, 8, 2, 64, None, 1, tma),
+            ("tma-ws-w4s2", 8192, 4, 2, 64, None, 1, ws),
         ]
     out = []
-    for name, elems, warps, stages, chunk, regs, pps, prefetch in rows:
+    for name, elems, warps, stages, chunk, regs, pps, extra in rows:
         launch = {"num_warps": warps, "num_stages": stages, **({"maxnreg": regs} if regs else {})}
         lpatch = {"fwd": {"elems": elems, **launch}, "fwd_seg": dict(launch), "fwd_chunk": chunk}
         if name != "e64w4s2":  # the shipped whole-sequence forward keeps its 3 stages
             lpatch["fwd_whole"] = dict(launch)
-        lpatch["fwd_prefetch"] = prefetch
+        lpatch.update(extra)
         out.append((f"pps{pps}down", {"programs_per_sm": pps, "seg_round": "down", "seg_split": 1}, name, lpatch))
     return out
 

@@ -298,25 +298,69 @@ def test_whole_sequence_forward_with_segmented_backward_matches_naive(monkeypatc
     assert launched[:3] == ["fwd_whole", "seg", "dq"]  # no local-state pass before the forward; seg_grad, dq
 
 
-@pytest.mark.parametrize("t,d,e,decay,state,chunk,seg", [CASES[0], CASES[2], CASES[3], CASES[4]])
-def test_triton_forward_prefetch_matches_naive(monkeypatch, t, d, e, decay, state, chunk, seg):
-    """fwd_prefetch: the forward loads the next chunk at the top of its loop (T = 1, a short last chunk,
-    segments); a wrong next-chunk offset or mask shows in o, the final state and every gradient."""
-    monkeypatch.setitem(triton_config.CONFIG, "fwd_prefetch", True)
-    inp = make_inputs(2, t, 2, d, e, torch.float32, DEV, decay=decay, state=state, seed=t + 5)
-    check(inp, torch.float32, op=tri(chunk, seg))
+def _count_tma(monkeypatch):
+    """Turn the forward's TMA copies on and count the launches that use them."""
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_tma", True)
+    used = []
+    real = chunk_triton._use_tma
+    monkeypatch.setattr(chunk_triton, "_use_tma", lambda *a: used.append(real(*a)) or used[-1])
+    return used
 
 
-def test_triton_forward_prefetch_in_the_whole_sequence_forward(monkeypatch):
-    """fwd_prefetch in the whole-sequence forward, whose chunk loop restarts at every backward segment."""
+@pytest.mark.parametrize(
+    "t,d,e,decay,state,chunk,seg,elems",
+    [
+        (1, 16, 16, None, True, 64, None, 8192),  # one row: the accelerator zero-fills the other 63
+        (70, 32, 32, [0.5, 0.0039], True, 16, None, 8192),  # a short last chunk
+        (70, 32, 32, [0.0, 7.9], False, 16, 32, 256),  # segments; two E tiles of 16 (column offset e0)
+        (130, 16, 64, [0.3, 2.0], True, 32, 64, 512),  # E != D, segments, E tiles of 32
+    ],
+)
+def test_triton_forward_tma_matches_naive(monkeypatch, t, d, e, decay, state, chunk, seg, elems):
+    """fwd_tma: the forward's q, k, v, o tiles through tensor descriptors (fp16; under the interpreter on CPU);
+    o, the final state and every gradient against float64."""
+    used = _count_tma(monkeypatch)
+    monkeypatch.setitem(triton_config.CONFIG, "fwd", {**triton_config.CONFIG["fwd"], "elems": elems})
+    inp = make_inputs(2, t, 2, d, e, torch.float16, DEV, decay=decay, state=state, seed=t + 5)
+    check(inp, torch.float16, op=tri(chunk, seg))
+    assert used and all(used)
+
+
+def test_triton_forward_tma_in_pieces_and_the_whole_sequence_forward(monkeypatch):
+    """fwd_tma with heads cut into 2 x 2 pieces (descriptors over last-dim slices at a column offset; the second
+    K piece adds to o through the descriptor) and in the whole-sequence forward, whose chunk loop restarts at
+    every backward segment."""
+    used = _count_tma(monkeypatch)
+    monkeypatch.setattr(chunk_triton, "MAX_DIM", 16)
     monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)
     monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 2)
     monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")
     monkeypatch.setitem(triton_config.CONFIG, "fwd_whole_min", 0.5)
-    monkeypatch.setitem(triton_config.CONFIG, "fwd_prefetch", True)
     assert triton_plan.make_plan(3, 100, 2, 1, None, (16, 16), None, torch.device(DEV)).fwd_whole
-    inp = make_inputs(3, 100, 2, 16, 24, torch.float32, DEV, decay=[0.3, 2.0], state=True, seed=29)
-    check(inp, torch.float32, op=tri(16, None))
+    inp = make_inputs(3, 100, 2, 32, 32, torch.float16, DEV, decay=[0.3, 2.0], state=True, seed=29)
+    check(inp, torch.float16, op=tri(16, None))
+    assert len(used) == 4 and all(used)
+
+
+def test_forward_tma_is_used_only_where_it_is_exact(monkeypatch):
+    """Packed sequences, fp32, head dims that do not fill their tile (columns of the next head) and unaligned
+    rows keep the pointer loads."""
+    used = _count_tma(monkeypatch)
+    cases = [
+        (dict(b=1, t=40, d=16, e=16, dtype=torch.float16), torch.tensor([0, 15, 40])),
+        (dict(b=2, t=40, d=16, e=16, dtype=torch.float32), None),
+        (dict(b=2, t=40, d=24, e=16, dtype=torch.float16), None),
+        (dict(b=2, t=40, d=16, e=24, dtype=torch.float16), None),
+    ]
+    for shape, cu in cases:
+        inp = make_inputs(shape["b"], shape["t"], 2, shape["d"], shape["e"], shape["dtype"], DEV, seed=4)
+        run(inp, "triton", op=tri(16, None), grad=False, cu_seqlens=None if cu is None else cu.to(DEV))
+    q = torch.zeros(2, 16, 3, 16, dtype=torch.float16, device=DEV)
+    plan = triton_plan.make_plan(2, 16, 3, 1, None, (16, 16), None, torch.device(DEV))
+    odd = torch.zeros(2, 16, 3, 20, dtype=torch.float16, device=DEV)[..., :16]  # rows 60 elements = 120 bytes apart
+    assert chunk_triton._use_tma(q, q, q, q, plan, 16, 16)
+    assert not chunk_triton._use_tma(odd, q, q, q, plan, 16, 16)
+    assert used[:4] == [False] * 4
 
 
 def test_triton_automatic_segments_match_naive(monkeypatch):

@@ -6,8 +6,11 @@ segment scheme that keeps the GPU full for long sequences with few heads is in `
 
 from __future__ import annotations
 
+import os
+
 import torch
 import triton
+from triton.tools.tensor_descriptor import TensorDescriptor
 
 from litlab.attention.ops import triton_bwd, triton_bwd_fused, triton_fwd, triton_seg
 from litlab.attention.ops.triton_common import pad
@@ -68,12 +71,16 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
         o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
     items = plan.n_seq if plan.fwd_whole else plan.num_items
+    tma = _use_tma(q, k, v, o, plan, kp, be)
+    qd, kd_, vd, od = (
+        (_desc(x, plan.fwd_chunk, w) for x, w in ((q, kp), (k, kp), (v, be), (o, be))) if tma else (q, k, v, o)
+    )
     kind = "fwd_whole" if plan.fwd_whole else "fwd_seg" if plan.use_seg else "fwd"
     triton_fwd.fwd_kernel[(ne * h * items,)](
-        q,
-        k,
-        v,
-        o,
+        qd,
+        kd_,
+        vd,
+        od,
         dec,
         s0 if s0 is not None else q,
         L if L is not None else q,
@@ -91,11 +98,36 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
         STORE_BOUNDS=plan.fwd_whole,
         IEEE=ieee,
         ACC=acc,
-        PREFETCH=bool(CONFIG["fwd_prefetch"]),
+        TMA=tma,
+        WS=tma and bool(CONFIG["fwd_ws"]),
         **com,
         **launch(kind),
     )
     return o, st, L
+
+
+def _use_tma(q, k, v, o, plan: Plan, kp: int, be: int) -> bool:
+    """Whether the forward copies its tiles with the tensor memory accelerator (``CONFIG["fwd_tma"]``): Hopper or
+    newer (or the interpreter), bf16/fp16, a uniform batch (chunks never straddle two sequences, so the rows the
+    accelerator zero-fills past T are the only rows past a segment's end), head dims that fill their tiles (no
+    columns of the next head in a tile), and the 16-byte alignment of base addresses and row strides it needs."""
+    if not CONFIG["fwd_tma"] or plan.items is not None or q.dtype not in (torch.bfloat16, torch.float16):
+        return False
+    if q.device.type == "cuda":
+        if torch.cuda.get_device_capability(q.device)[0] < 9:
+            return False
+    elif os.environ.get("TRITON_INTERPRET") != "1":
+        return False
+    if q.shape[-1] != kp or v.shape[-1] % be:
+        return False
+    return all(x.data_ptr() % 16 == 0 and x.stride(1) * x.element_size() % 16 == 0 for x in (q, k, v, o))
+
+
+def _desc(x: torch.Tensor, chunk: int, width: int) -> TensorDescriptor:
+    """Tensor descriptor of a [B, T, H, W] tensor (or a last-dim slice of a contiguous one: rows H x SW apart)
+    as [B, T, H x SW] with [1, chunk, width] blocks; head h's columns start at h x SW."""
+    b, t, h, w = x.shape
+    return TensorDescriptor(x, [b, t, (h - 1) * x.stride(2) + w], [x.stride(0), x.stride(1), 1], [1, chunk, width])
 
 
 def _bwd(

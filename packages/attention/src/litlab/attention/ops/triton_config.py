@@ -32,9 +32,11 @@ CONFIG: dict = {
     # "elems": most elements of a program's fp32 state tile; it sets the E tile (fwd, dv) or K tile (dq, dk)
     # as elems // (the other, full head dim), a power of two in [16, padded dim]; the rest are launch options
     "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 2},
-    # the forward loads the next chunk into registers at the top of its loop body (off: Triton's own pipeline);
-    # ptxas: 255 registers and a 224-byte spill at 4 warps, 240 and none at 8 (not yet timed on a GPU)
-    "fwd_prefetch": False,
+    # the forward copies q, k, v and o tiles with the tensor memory accelerator (Hopper+, bf16/fp16, uniform
+    # batches, head dims that fill their tiles; ``chunk_triton._use_tma``), else with pointer loads
+    "fwd_tma": False,
+    # with fwd_tma: Triton's warp specialization of the forward's chunk loop (a producer warp issues the copies)
+    "fwd_ws": False,
     # launch options of the forward kernel when the plan cuts segments (B x H x tiles < SMs: long T, few
     # sequences), where each program also combines earlier segments' states; the sweep's "fwd_seg" group
     "fwd_seg": {"num_warps": 4, "num_stages": 2},

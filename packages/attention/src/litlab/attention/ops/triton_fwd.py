@@ -18,30 +18,29 @@ from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_de
 
 @triton.jit
 def _chunks(
-    state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e,
-    H: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr, HAS_DECAY: tl.constexpr, IEEE: tl.constexpr,
-    ACC: tl.constexpr, PREFETCH: tl.constexpr,
+    state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, e0,
+    H: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr, BK: tl.constexpr, BE: tl.constexpr,
+    HAS_DECAY: tl.constexpr, IEEE: tl.constexpr, ACC: tl.constexpr, TMA: tl.constexpr, WS: tl.constexpr,
 ):
     """Walk the chunks of [ss, se): write their outputs (ACC: add them to what o holds), return the state.
-    PREFETCH: load the next chunk's tiles into registers at the top of the body, so the loads overlap this
-    chunk's products (Triton's 2-stage pipeline issues them at the end of the body, just before they are
-    waited for; BENCHMARKS.md run 11)."""
-    dt = q.dtype.element_ty
-    if PREFETCH:
-        m_n = offs_c < se - ss
-        qn = load_tile(q + i_h * SK, ss + offs_c, offs_k, H * SK, m_n, m_k)
-        kn = load_tile(k + i_h * SK, ss + offs_c, offs_k, H * SK, m_n, m_k)
-        vn = load_tile(v + i_h * SE, ss + offs_c, offs_e, H * SE, m_n, m_e)
-    for cs in range(ss, se, C):
+    TMA: q, k, v, o are tensor descriptors over [B, T, H * width] (blocks [1, C, BK] / [1, C, BE]; rows past a
+    sequence's end read as zero and are not written) and the tiles are copied by the Hopper tensor memory
+    accelerator; e0 is the first column of this program's E tile. WS: Triton's warp specialization of the loop
+    (a producer warp issues the copies), with TMA only."""
+    if TMA:  # descriptor coordinates are int32
+        dt = q.dtype
+        n32, cq, cv = i_n.to(tl.int32), (i_h * SK).to(tl.int32), (i_h * SE + e0).to(tl.int32)
+    else:
+        dt = q.dtype.element_ty
+    for cs in tl.range(ss, se, C, warp_specialize=WS):
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        if PREFETCH:
-            qt, kt, vt = qn, kn, vn
-            m_n = offs_c < se - cs - C  # nothing past se is read
-            qn = load_tile(q + i_h * SK, rows + C, offs_k, H * SK, m_n, m_k)
-            kn = load_tile(k + i_h * SK, rows + C, offs_k, H * SK, m_n, m_k)
-            vn = load_tile(v + i_h * SE, rows + C, offs_e, H * SE, m_n, m_e)
+        if TMA:
+            t0 = (cs - bos).to(tl.int32)
+            qt = q.load([n32, t0, cq]).reshape(C, BK)
+            kt = k.load([n32, t0, cq]).reshape(C, BK)
+            vt = v.load([n32, t0, cv]).reshape(C, BE)
         else:
             qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
             kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
@@ -55,7 +54,12 @@ def _chunks(
         else:
             vt_k = vt
         out = (mm(scores, vt, dt, IEEE) + inter) * scale
-        store_tile(o + i_h * SE, out, rows, offs_e, H * SE, m_t, m_e, ACC)
+        if TMA:
+            if ACC:
+                out += o.load([n32, t0, cv]).reshape(C, BE).to(tl.float32)
+            o.store([n32, t0, cv], out.to(dt).reshape(1, C, BE))
+        else:
+            store_tile(o + i_h * SE, out, rows, offs_e, H * SE, m_t, m_e, ACC)
         state += mm(tl.trans(kt), vt_k, dt, IEEE)
     return state
 
@@ -96,7 +100,8 @@ def fwd_kernel(
     STORE_BOUNDS: tl.constexpr,
     IEEE: tl.constexpr,
     ACC: tl.constexpr = False,
-    PREFETCH: tl.constexpr = False,
+    TMA: tl.constexpr = False,
+    WS: tl.constexpr = False,
 ):
     """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state. With
     STORE_BOUNDS (whole sequences, uniform batch) it also writes the state entering every SEGB tokens into
@@ -141,12 +146,13 @@ def fwd_kernel(
             tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
             state = _chunks(
                 state, sb, tl.minimum(sb + SEGB, se), q, k, v, o, i_h, s, scale,
-                offs_c, offs_k, offs_e, m_k, m_e, H, SK, SE, C, HAS_DECAY, IEEE, ACC, PREFETCH,
+                offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE,
+                H, SK, SE, C, BK, BE, HAS_DECAY, IEEE, ACC, TMA, WS,
             )
     else:
         state = _chunks(
-            state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e,
-            H, SK, SE, C, HAS_DECAY, IEEE, ACC, PREFETCH,
+            state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE,
+            H, SK, SE, C, BK, BE, HAS_DECAY, IEEE, ACC, TMA, WS,
         )
     if STORE_ST:
         if se == eos:
