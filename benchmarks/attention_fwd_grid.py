@@ -58,11 +58,13 @@ def plans(kind):
         split = {"seg_split": "auto"}
         out = {}
         for pps in (2, 3):
-            base = {"programs_per_sm": pps, "seg_round": "down", "seg_split": 1}
+            # fwd_fill 2: the forward never merges segments (the plan of run 8); fwd_programs_per_sm 1 with the
+            # default fill: the whole-sequence forward of run 10 (then "fwd_whole_min": 0.9)
+            base = {"programs_per_sm": pps, "seg_round": "down", "seg_split": 1, "fwd_fill": 2.0}
             out[f"pps{pps}down"] = base
             out[f"pps{pps}down-split-wide"] = {**base, **split, **wide}
-            out[f"pps{pps}down-whole"] = {**base, "fwd_whole_min": 0.9}
-            out[f"pps{pps}down-split-wide-whole"] = {**base, **split, **wide, "fwd_whole_min": 0.9}
+            out[f"pps{pps}down-whole"] = {**base, "fwd_fill": 0.9, "fwd_programs_per_sm": 1}
+            out[f"pps{pps}down-split-wide-whole"] = {**base, **split, **wide, "fwd_fill": 0.9, "fwd_programs_per_sm": 1}
         return out
     return {
         "pps4up": {"programs_per_sm": 4, "seg_round": "up", "seg_split": 1},  # shipped
@@ -79,12 +81,12 @@ def pipelined(kind):
     loads a whole chunk ahead (3-4 stages; with 2 stages Triton issues the next chunk's copies at the end of the
     loop body and waits for them at its top, so nothing overlaps inside a program: Nsight Compute, run 11), each
     with the segment plan that matches how many of its programs fit on an SM (registers capped by maxnreg).
-    "fourth": the forward whose tiles are copied by the tensor memory accelerator (fwd_tma; ptxas at 4 warps, 2
-    stages: 235 registers, no spill, 98 KB of shared memory), alone, with more stages, 8 warps, full E tiles and
-    Triton's warp specialization (fwd_ws: a producer warp issues the copies; 115 KB, so one program per SM)."""
-    rows = [("e64w4s2", 8192, 4, 2, 64, None, 2, {})]  # shipped
-    tma, ws = {"fwd_tma": True}, {"fwd_tma": True, "fwd_ws": True}
+    "fourth": the forward whose tiles are copied by the tensor memory accelerator (fwd_tma) at 2-3 stages, 4 or 8
+    warps, chunk 32 or 64, full E tiles (BENCHMARKS.md run 16)."""
+    rows = [("e64w4s2", 8192, 4, 2, 64, None, 2, {"fwd_tma": False, "fwd_programs_per_sm": 2})]  # pointer loads
+    tma = {"fwd_tma": True, "fwd_programs_per_sm": 2}
     if kind == "third":
+        rows[0] = ("e64w4s2", 8192, 4, 2, 64, None, 2, {"fwd_tma": False, "fwd_programs_per_sm": 2})
         rows += [
             ("c32w4s3", 8192, 4, 3, 32, None, 2, {}),
             ("c32w4s4", 8192, 4, 4, 32, None, 2, {}),
@@ -103,12 +105,12 @@ def pipelined(kind):
             ("tma-c32w4s3", 8192, 4, 3, 32, None, 2, tma),
             ("tma-c32w4s4", 8192, 4, 4, 32, None, 2, tma),
             ("tma-e128w8s2", 16384, 8, 2, 64, None, 1, tma),
-            ("tma-ws-w4s2", 8192, 4, 2, 64, None, 1, ws),
         ]
     out = []
     for name, elems, warps, stages, chunk, regs, pps, extra in rows:
         launch = {"num_warps": warps, "num_stages": stages, **({"maxnreg": regs} if regs else {})}
         lpatch = {"fwd": {"elems": elems, **launch}, "fwd_seg": dict(launch), "fwd_chunk": chunk}
+        lpatch["fwd_tma_launch"] = dict(launch)
         if name != "e64w4s2":  # the shipped whole-sequence forward keeps its 3 stages
             lpatch["fwd_whole"] = dict(launch)
         lpatch.update(extra)
@@ -116,7 +118,32 @@ def pipelined(kind):
     return out
 
 
+def coarse():
+    """(plan name, plan patch, launch name, launch patch) of the "fifth" grid: the forward's own, coarser segments
+    (fwd_programs_per_sm, coarse_split) with pointer loads and with the TMA forward (3 stages: one program per SM;
+    2 stages: two), the backward's plan unchanged (2 programs per SM)."""
+    plan = {"programs_per_sm": 2, "seg_round": "down", "seg_split": 1}
+    ptr = {"fwd_tma": False}
+    tma = {"fwd_tma": True, "fwd_tma_launch": {"num_warps": 4, "num_stages": 3}}
+    tma2 = {"fwd_tma": True, "fwd_tma_launch": {"num_warps": 4, "num_stages": 2}}
+    auto = {"fwd_programs_per_sm": 1, "coarse_split": "auto"}
+    rows = [
+        ("same", {"fwd_programs_per_sm": 2}, "ptr", ptr),  # the forward keeps the backward's segments
+        ("coarse-auto", auto, "ptr", ptr),
+        ("coarse-auto", auto, "tma-w4s3", tma),
+        ("coarse-1", {**auto, "coarse_split": 1}, "tma-w4s3", tma),
+        ("coarse-auto2", {**auto, "split_programs_per_sm": 2}, "tma-w4s3", tma),
+        ("coarse-auto8", {**auto, "split_programs_per_sm": 8}, "tma-w4s3", tma),
+        ("same", {"fwd_programs_per_sm": 2}, "tma-w4s3", tma),
+        ("same", {"fwd_programs_per_sm": 2}, "tma-w4s2", tma2),
+        ("coarse-auto", auto, "tma-w4s2", tma2),
+    ]
+    return [(pn, {**plan, **pp}, ln, lp) for pn, pp, ln, lp in rows]
+
+
 def variants(kind):
+    if kind == "fifth":
+        return coarse()
     if kind in ("third", "fourth"):
         return pipelined(kind)
     return [(pn, pp, ln, lp) for pn, pp in plans(kind).items() for ln, lp in launches(kind).items()]
@@ -156,7 +183,7 @@ def main():
     ap.add_argument("--top", type=int, default=4, help="variants timed forward+backward")
     ap.add_argument("--fb-slack", type=float, default=1.05, help="allowed f+b sum vs the shipped configuration")
     ap.add_argument(
-        "--grid", default="second", choices=("first", "second", "third", "fourth"), help="which variant grid"
+        "--grid", default="second", choices=("first", "second", "third", "fourth", "fifth"), help="which variant grid"
     )
     ap.add_argument("--out", default="results")
     args = ap.parse_args()

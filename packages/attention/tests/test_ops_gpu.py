@@ -94,3 +94,22 @@ def test_decode_after_prefill_equals_one_prefill_bf16():
     o = torch.cat(outs, 1)
     assert (o.float() - o_ref.float()).norm() <= 1e-2 * o_ref.float().norm()
     assert (st - st_ref).norm() <= 1e-2 * st_ref.norm()
+
+
+def test_bf16_coarse_forward_with_tma_matches_torch_float64(monkeypatch):
+    """B*H = 8 and T = 20000 on the GPU's SMs: the backward cuts 16 segments, the forward merges them (fewer,
+    longer programs; the states entering the backward's segments stored) and copies tiles by TMA on Hopper."""
+    from litlab.attention.ops import chunk_triton, triton_plan
+
+    used = []
+    real = chunk_triton._use_tma
+    monkeypatch.setattr(chunk_triton, "_use_tma", lambda *a: used.append(real(*a)) or used[-1])
+    plan = triton_plan.make_plan(2, 20000, 4, 2, None, (64, 64), None, torch.device("cuda"))
+    assert plan.coarse and 1 < plan.fwd_g < plan.g, plan
+    inp = make_inputs(2, 20000, 4, 128, 128, torch.bfloat16, "cuda", decay=[0.0, 7.9, 0.5, 0.0039], state=True)
+    got, ref = run(inp, "triton"), run(inp, "torch", precision=F64)
+    errs = compare(got, ref)
+    assert len(errs) == 7
+    assert max(v for n, v in errs.items() if n != "ddecay") <= 1e-2, errs
+    assert decay_grad_error(inp, got, ref) <= 1e-2, errs
+    assert used and all(used) == (torch.cuda.get_device_capability()[0] >= 9)

@@ -254,9 +254,10 @@ def test_segment_split_plan(monkeypatch):
     monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)
     monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 2)
     monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_programs_per_sm", 2)  # the forward keeps the same segments
     mk = lambda b, t, h, seg=None: triton_plan.make_plan(b, t, h, 1, None, (64, 64), seg, torch.device("cpu"))  # noqa: E731
     p = mk(2, 4096, 2)  # per = 4 programs, floor(16 / 4) = 4 segments of 1024; split off
-    assert (p.seg, p.g, p.split) == (1024, 4, 1)
+    assert (p.seg, p.g, p.split, p.coarse) == (1024, 4, 1, False)
     monkeypatch.setitem(triton_config.CONFIG, "seg_split", "auto")  # 4 x 8 = 32 programs over 4 x 3 segments
     p = mk(2, 4096, 2)
     assert (p.seg, p.g, p.split) == (1024, 4, 4)  # next_power_of_2(cdiv(32, 12)) = 4 pieces of 256
@@ -267,6 +268,10 @@ def test_segment_split_plan(monkeypatch):
     assert mk(1, 128, 1).split == 1  # two segments of one chunk each: a chunk is never split
     monkeypatch.setitem(triton_config.CONFIG, "seg_split", 8)
     assert mk(2, 4096, 2).split == 8  # a fixed count, dividing 16 chunks per segment
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_programs_per_sm", 1)  # 4 x 2 >= 0.9 x 8: forward segments of 2
+    monkeypatch.setitem(triton_config.CONFIG, "seg_split", 1)
+    p = mk(2, 4096, 2)  # coarse_split "auto": next_power_of_2(cdiv(32, 4 x 1)) = 8 pieces of 256 per 2048
+    assert (p.seg, p.g, p.fwd_seg, p.fwd_g, p.split, p.coarse) == (1024, 4, 2048, 2, 8, True)
 
 
 @pytest.mark.parametrize("split", [2, 4])
@@ -280,12 +285,9 @@ def test_triton_split_local_state_pass_matches_naive(monkeypatch, split):
 
 @pytest.mark.parametrize("state", [False, True])
 def test_whole_sequence_forward_with_segmented_backward_matches_naive(monkeypatch, state):
-    """B*H = 6 programs on 8 SMs with fwd_whole_min = 0.5: the forward runs whole sequences and writes the states
+    """B*H = 6 programs on 8 SMs with fwd_fill = 0.5: the forward runs whole sequences and writes the states
     entering the backward's segments (no local-state pass); the backward's dq starts each segment from them."""
-    monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)
-    monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 2)
-    monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")
-    monkeypatch.setitem(triton_config.CONFIG, "fwd_whole_min", 0.5)
+    coarse_forward(monkeypatch)
     launched = []
     real = chunk_triton.launch
     monkeypatch.setattr(chunk_triton, "launch", lambda kind: launched.append(kind) or real(kind))
@@ -296,6 +298,31 @@ def test_whole_sequence_forward_with_segmented_backward_matches_naive(monkeypatc
     inp = make_inputs(3, 100, 2, 16, 24, torch.float32, DEV, decay=[0.3, 2.0], state=state, seed=23)
     check(inp, torch.float32, op=tri(16, None))
     assert launched[:3] == ["fwd_whole", "seg", "dq"]  # no local-state pass before the forward; seg_grad, dq
+
+
+def coarse_forward(monkeypatch, sms=8):
+    """A GPU of ``sms`` SMs, 2 programs per SM for the backward's segments, the forward's merged while it keeps
+    0.5 x 1 x SMs programs."""
+    monkeypatch.setattr(triton_plan, "_sms", lambda device: sms)
+    for key, val in (("programs_per_sm", 2), ("seg_round", "down"), ("fwd_programs_per_sm", 1), ("fwd_fill", 0.5)):
+        monkeypatch.setitem(triton_config.CONFIG, key, val)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_coarse_forward_segments_with_finer_backward_segments_match_naive(monkeypatch, dtype):
+    """B = 1, H = 2 on 8 SMs: the backward cuts T = 100 into 7 segments of 16; the forward merges them 4 at a
+    time (2 segments of 64, local-state pass in 4 pieces each) and writes the states entering all 7 (fp32: pointer
+    loads; fp16: tensor descriptors)."""
+    coarse_forward(monkeypatch)
+    launched = []
+    real = chunk_triton.launch
+    monkeypatch.setattr(chunk_triton, "launch", lambda kind: launched.append(kind) or real(kind))
+    p = triton_plan.make_plan(1, 100, 2, 1, None, (16, 16), None, torch.device(DEV))
+    assert (p.g, p.seg, p.fwd_g, p.fwd_seg, p.split, p.coarse, p.fwd_whole) == (7, 16, 2, 64, 4, True, False)
+    inp = make_inputs(1, 100, 2, 16, 16, dtype, DEV, decay=[0.3, 2.0], state=True, seed=31)
+    check(inp, dtype, op=tri(16, None))
+    fwd = "fwd_tma_launch" if dtype == torch.float16 else "fwd_seg"
+    assert launched[:4] == ["seg", fwd, "seg", "dq"]  # local states of 2 forward segments; backward from LB
 
 
 def _count_tma(monkeypatch):
@@ -332,10 +359,7 @@ def test_triton_forward_tma_in_pieces_and_the_whole_sequence_forward(monkeypatch
     every backward segment."""
     used = _count_tma(monkeypatch)
     monkeypatch.setattr(chunk_triton, "MAX_DIM", 16)
-    monkeypatch.setattr(triton_plan, "_sms", lambda device: 8)
-    monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 2)
-    monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")
-    monkeypatch.setitem(triton_config.CONFIG, "fwd_whole_min", 0.5)
+    coarse_forward(monkeypatch)
     assert triton_plan.make_plan(3, 100, 2, 1, None, (16, 16), None, torch.device(DEV)).fwd_whole
     inp = make_inputs(3, 100, 2, 32, 32, torch.float16, DEV, decay=[0.3, 2.0], state=True, seed=29)
     check(inp, torch.float16, op=tri(16, None))

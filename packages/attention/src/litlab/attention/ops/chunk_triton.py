@@ -56,34 +56,37 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
     com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None, plan.fwd_chunk)
     com.update(SK=heads[0] if heads else kd, SE=heads[1] if heads else ed)
     dec = decay if decay is not None else q
-    L = None
-    if plan.fwd_whole:  # whole sequences; L receives the state entering each of the backward's segments
-        L = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
-        com = {**com, "SEG": plan.t, "G": 1}
-    elif plan.use_seg:
-        L = _empty(plan.num_items * plan.split, h, kd, ed, dtype=torch.float32, device=q.device)
+    L = LB = None
+    if plan.coarse:  # the forward's own (longer) segments; LB receives the states entering the backward's
+        com.update(SEG=plan.fwd_seg, G=plan.fwd_g)
+        LB = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
+    items = plan.n_seq * plan.fwd_g if plan.coarse else plan.num_items
+    if plan.fwd_use_seg:
+        L = _empty(items * plan.split, h, kd, ed, dtype=torch.float32, device=q.device)
         be_s = tile("seg", ep, kp)  # its own E tile: a wider one reads k fewer times
         ne_s = triton.cdiv(ed, be_s)
-        triton_seg.seg_state_kernel[(ne_s * h * plan.num_items * plan.split,)](
+        triton_seg.seg_state_kernel[(ne_s * h * items * plan.split,)](
             k, v, dec, L, SPLIT=plan.split, BK=kp, BE=be_s, NE=ne_s, IEEE=ieee, **com, **launch("seg")
         )
     if o is None:
         o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
-    items = plan.n_seq if plan.fwd_whole else plan.num_items
     tma = _use_tma(q, k, v, o, plan, kp, be)
-    qd, kd_, vd, od = (
-        (_desc(x, plan.fwd_chunk, w) for x, w in ((q, kp), (k, kp), (v, be), (o, be))) if tma else (q, k, v, o)
-    )
-    kind = "fwd_whole" if plan.fwd_whole else "fwd_seg" if plan.use_seg else "fwd"
+    if tma:
+        kind = "fwd_tma_launch"
+        q_, k_, v_, o_ = (_desc(x, plan.fwd_chunk, w) for x, w in ((q, kp), (k, kp), (v, be), (o, be)))
+    else:
+        kind = "fwd_whole" if plan.fwd_whole else "fwd_seg" if plan.fwd_use_seg else "fwd"
+        q_, k_, v_, o_ = q, k, v, o
     triton_fwd.fwd_kernel[(ne * h * items,)](
-        qd,
-        kd_,
-        vd,
-        od,
+        q_,
+        k_,
+        v_,
+        o_,
         dec,
         s0 if s0 is not None else q,
         L if L is not None else q,
+        LB if LB is not None else q,
         st if st is not None else q,
         scale=scale,
         SPLIT=plan.split,
@@ -93,17 +96,16 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
         BE=be,
         NE=ne,
         HAS_S0=s0 is not None,
-        USE_SEG=plan.use_seg and not plan.fwd_whole,
+        USE_SEG=plan.fwd_use_seg,
         STORE_ST=store_st,
-        STORE_BOUNDS=plan.fwd_whole,
+        STORE_BOUNDS=plan.coarse,
         IEEE=ieee,
         ACC=acc,
         TMA=tma,
-        WS=tma and bool(CONFIG["fwd_ws"]),
         **com,
         **launch(kind),
     )
-    return o, st, L
+    return o, st, LB if plan.coarse else L
 
 
 def _use_tma(q, k, v, o, plan: Plan, kp: int, be: int) -> bool:
@@ -172,7 +174,7 @@ def _bwd(
         dsq,
         scale=scale,
         SPLIT=plan.split,
-        ENTERING=plan.fwd_whole,
+        ENTERING=plan.coarse,
         BK=bk_q,
         BE=ep,
         NK=triton.cdiv(kd, bk_q),

@@ -24,19 +24,22 @@ CONFIG: dict = {
     # when there are few segments: 1 (off), a power of two, or "auto" (split_programs_per_sm x SMs programs)
     "seg_split": 1,
     "split_programs_per_sm": 4,
-    # when B x H x (forward tiles) is below the SM count but at least fwd_whole_min x SMs (e.g. T = 16k, B = 4,
-    # H = 16: 128 programs on 132 SMs), the forward runs whole sequences with the "fwd_whole" launch options and
-    # writes the states entering the backward's segments (BENCHMARKS.md run 10: forward 0.420 vs 0.490 ms at
-    # 16k); 1.0 turns it off
-    "fwd_whole_min": 0.9,
+    # the forward merges 2, 4, ... of those segments into one while it keeps fwd_fill x fwd_programs_per_sm x SMs
+    # programs (its programs fit fewer to an SM than the backward's); it then writes the states entering the
+    # backward's segments. E.g. T = 16k, B = 4, H = 16: 128 programs of whole sequences on 132 SMs (BENCHMARKS.md
+    # run 10: forward 0.420 vs 0.490 ms); T = 32k, B = 2: 2 forward segments for the backward's 4
+    "fwd_programs_per_sm": 1,
+    "fwd_fill": 0.9,
+    # seg_split for merged forward segments (few segments: the local-state pass needs pieces to fill the GPU)
+    "coarse_split": "auto",
     # "elems": most elements of a program's fp32 state tile; it sets the E tile (fwd, dv) or K tile (dq, dk)
     # as elems // (the other, full head dim), a power of two in [16, padded dim]; the rest are launch options
     "fwd": {"elems": 8192, "num_warps": 4, "num_stages": 2},
     # the forward copies q, k, v and o tiles with the tensor memory accelerator (Hopper+, bf16/fp16, uniform
-    # batches, head dims that fill their tiles; ``chunk_triton._use_tma``), else with pointer loads
-    "fwd_tma": False,
-    # with fwd_tma: Triton's warp specialization of the forward's chunk loop (a producer warp issues the copies)
-    "fwd_ws": False,
+    # batches, head dims that fill their tiles; ``chunk_triton._use_tma``), else with pointer loads; the TMA
+    # forward's launch options (all its plans)
+    "fwd_tma": True,
+    "fwd_tma_launch": {"num_warps": 4, "num_stages": 3},
     # launch options of the forward kernel when the plan cuts segments (B x H x tiles < SMs: long T, few
     # sequences), where each program also combines earlier segments' states; the sweep's "fwd_seg" group
     "fwd_seg": {"num_warps": 4, "num_stages": 2},

@@ -20,19 +20,18 @@ from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_de
 def _chunks(
     state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, e0,
     H: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr, BK: tl.constexpr, BE: tl.constexpr,
-    HAS_DECAY: tl.constexpr, IEEE: tl.constexpr, ACC: tl.constexpr, TMA: tl.constexpr, WS: tl.constexpr,
+    HAS_DECAY: tl.constexpr, IEEE: tl.constexpr, ACC: tl.constexpr, TMA: tl.constexpr,
 ):
     """Walk the chunks of [ss, se): write their outputs (ACC: add them to what o holds), return the state.
     TMA: q, k, v, o are tensor descriptors over [B, T, H * width] (blocks [1, C, BK] / [1, C, BE]; rows past a
     sequence's end read as zero and are not written) and the tiles are copied by the Hopper tensor memory
-    accelerator; e0 is the first column of this program's E tile. WS: Triton's warp specialization of the loop
-    (a producer warp issues the copies), with TMA only."""
+    accelerator; e0 is the first column of this program's E tile."""
     if TMA:  # descriptor coordinates are int32
         dt = q.dtype
         n32, cq, cv = i_n.to(tl.int32), (i_h * SK).to(tl.int32), (i_h * SE + e0).to(tl.int32)
     else:
         dt = q.dtype.element_ty
-    for cs in tl.range(ss, se, C, warp_specialize=WS):
+    for cs in range(ss, se, C):
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
@@ -73,6 +72,7 @@ def fwd_kernel(
     decay,
     S0,
     L,
+    LB,
     ST,
     items,
     cu,
@@ -101,13 +101,12 @@ def fwd_kernel(
     IEEE: tl.constexpr,
     ACC: tl.constexpr = False,
     TMA: tl.constexpr = False,
-    WS: tl.constexpr = False,
 ):
     """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state. With
-    STORE_BOUNDS (whole sequences, uniform batch) it also writes the state entering every SEGB tokens into
-    L[n * GB + j] (the entering states of the backward's segments). Rows of q, k are H * SK elements apart and
-    rows of v, o H * SE (SK > KD, SE > ED: a piece of wider heads); ACC adds the outputs to what o holds (every
-    K piece after the first)."""
+    STORE_BOUNDS (a forward coarser than the backward, uniform batch) it also writes the state entering every
+    SEGB tokens into LB[n * GB + j] (the entering states of the backward's segments). Rows of q, k are H * SK
+    elements apart and rows of v, o H * SE (SK > KD, SE > ED: a piece of wider heads); ACC adds the outputs to
+    what o holds (every K piece after the first)."""
     pid = tl.program_id(0).to(tl.int64)
     i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
     i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
@@ -142,17 +141,17 @@ def fwd_kernel(
     # two call sites, not one outer loop for both: a single loop spills registers in the plain forward (ptxas)
     if STORE_BOUNDS:  # an outer loop over the backward's segments keeps the chunk loop free of the extra store
         for sb in range(ss, se, SEGB):
-            ptr = L + ((i_n * GB + (sb - bos) // SEGB) * H + i_h) * KD * ED
+            ptr = LB + ((i_n * GB + (sb - bos) // SEGB) * H + i_h) * KD * ED
             tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
             state = _chunks(
                 state, sb, tl.minimum(sb + SEGB, se), q, k, v, o, i_h, s, scale,
                 offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE,
-                H, SK, SE, C, BK, BE, HAS_DECAY, IEEE, ACC, TMA, WS,
+                H, SK, SE, C, BK, BE, HAS_DECAY, IEEE, ACC, TMA,
             )
     else:
         state = _chunks(
             state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE,
-            H, SK, SE, C, BK, BE, HAS_DECAY, IEEE, ACC, TMA, WS,
+            H, SK, SE, C, BK, BE, HAS_DECAY, IEEE, ACC, TMA,
         )
     if STORE_ST:
         if se == eos:

@@ -25,10 +25,27 @@ class Plan:
     items: torch.Tensor | None  # int32 [num_items, 2] = (sequence, segment) with cu_seqlens
     num_items: int
     use_seg: bool
-    split: int = 1  # pieces per segment of the forward's local-state pass (seg_state_kernel); 1 with cu_seqlens
-    # the forward runs whole sequences (one program per sequence, head and tile) and stores the states entering
-    # the segments, which only the backward uses; uniform batches with fwd_whole_min x SMs <= B*H*tiles < SMs
-    fwd_whole: bool = False
+    split: int = 1  # pieces per forward segment of the forward's local-state pass (seg_state_kernel)
+    # uniform batches: the forward's own segments, fwd_seg = 2^r x seg tokens (fwd_g per sequence), coarser than
+    # the backward's when the forward fills the GPU with fewer programs (fwd_programs_per_sm); such a forward
+    # also stores the states entering the backward's segments, so the backward needs no local states
+    fwd_seg: int = 0
+    fwd_g: int = 0
+
+    @property
+    def coarse(self) -> bool:
+        """The forward runs fewer, longer segments than the backward (uniform batches)."""
+        return self.items is None and self.fwd_g < self.g
+
+    @property
+    def fwd_whole(self) -> bool:
+        """The forward runs whole sequences (one program per sequence, head and tile), the backward segments."""
+        return self.coarse and self.fwd_g == 1
+
+    @property
+    def fwd_use_seg(self) -> bool:
+        """The forward rebuilds the state entering its segments from the local-state pass."""
+        return self.fwd_g > 1 if self.coarse else self.use_seg
 
 
 @functools.lru_cache(maxsize=16)
@@ -46,10 +63,11 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
     """Cut sequences into segments of ``seg`` tokens (a multiple of both chunks, powers of two). seg=None: one
     segment per sequence when B*H*tiles programs give every SM one, else segments for programs_per_sm x SMs
     programs (segments cost a pass over k, v and q, dO in the segment kernels, measured on the H200 as worse
-    than one program per SM). With segments and no cu_seqlens, ``CONFIG["seg_split"]`` also cuts each segment
-    into pieces for the forward's local-state pass, so that pass has enough programs of its own; and when
-    B*H*tiles is at least ``fwd_whole_min`` x SMs the forward runs whole sequences (no local-state pass) and
-    only the backward uses the segments."""
+    than one program per SM). Without cu_seqlens and with an automatic ``seg``, the forward merges 2, 4, ...
+    segments into one while it still has ``fwd_fill`` x ``fwd_programs_per_sm`` x SMs programs (its programs
+    are longer-lived and fewer fit on an SM than the backward's; merged into one: whole sequences, no
+    local-state pass); ``CONFIG["seg_split"]`` (``"coarse_split"`` for merged segments) cuts each forward
+    segment into pieces for the local-state pass, so that pass has enough programs of its own."""
     chunk = max(chunks)
     lens = None if cu_seqlens is None else (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
     n_seq = b if lens is None else len(lens)
@@ -68,18 +86,22 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
         raise ValueError(f"segment_len: got {seg}, expected a positive multiple of chunk_size {chunk}")
     if lens is None:
         g = triton.cdiv(t, seg)
-        whole = g > 1 and auto and sms > per >= CONFIG["fwd_whole_min"] * sms
-        split = _split(per, g, seg // chunk, sms) if g > 1 and not whole else 1
-        return Plan(n_seq, t, *chunks, seg, g, None, b * g, g > 1, split, whole)
+        r = 1
+        want_f = CONFIG["fwd_fill"] * CONFIG["fwd_programs_per_sm"] * sms
+        while auto and r < g and per * triton.cdiv(g, 2 * r) >= want_f:
+            r *= 2
+        fwd_g = triton.cdiv(t, seg * r)
+        key = "coarse_split" if r > 1 else "seg_split"
+        split = _split(per, fwd_g, seg * r // chunk, sms, CONFIG[key]) if fwd_g > 1 else 1
+        return Plan(n_seq, t, *chunks, seg, g, None, b * g, g > 1, split, seg * r, fwd_g)
     pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, triton.cdiv(ln, seg)))]
     items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
-    return Plan(n_seq, t, *chunks, seg, 0, items, len(pairs), len(pairs) > n_seq)
+    return Plan(n_seq, t, *chunks, seg, 0, items, len(pairs), len(pairs) > n_seq, 1, seg, 0)
 
 
-def _split(per: int, g: int, chunks_per_seg: int, sms: int) -> int:
+def _split(per: int, g: int, chunks_per_seg: int, sms: int, want) -> int:
     """Pieces per segment for the local-state pass: a power of two dividing the segment's chunk count; "auto"
     aims for split_programs_per_sm x SMs programs over the g - 1 segments whose states are read."""
-    want = CONFIG["seg_split"]
     if want == "auto":
         want = triton.next_power_of_2(triton.cdiv(CONFIG["split_programs_per_sm"] * sms, per * (g - 1)))
     split = 1
