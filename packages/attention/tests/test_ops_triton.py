@@ -7,10 +7,10 @@ same cases run compiled on CUDA. Every buffer a kernel must fill starts as NaN (
 import pytest
 import torch
 
-from litlab.attention.ops import chunk_triton, lightning_attn, triton_config, triton_plan
+from litlab.attention.ops import chunk_triton, lightning_attn, triton_config, triton_plan, triton_seg
 from litlab.attention.ops.recurrent import step_torch
 from litlab.attention.ops.recurrent_triton import step_triton
-from litlab.attention.ops.testing import compare, make_inputs, run
+from litlab.attention.ops.testing import compare, make_inputs, rel, run
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 F64 = torch.float64
@@ -255,6 +255,7 @@ def test_segment_split_plan(monkeypatch):
     monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 2)
     monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")
     monkeypatch.setitem(triton_config.CONFIG, "fwd_programs_per_sm", 2)  # the forward keeps the same segments
+    monkeypatch.setitem(triton_config.CONFIG, "split_programs_per_sm", 4)
     mk = lambda b, t, h, seg=None: triton_plan.make_plan(b, t, h, 1, None, (64, 64), seg, torch.device("cpu"))  # noqa: E731
     p = mk(2, 4096, 2)  # per = 4 programs, floor(16 / 4) = 4 segments of 1024; split off
     assert (p.seg, p.g, p.split, p.coarse) == (1024, 4, 1, False)
@@ -394,3 +395,52 @@ def test_triton_automatic_segments_match_naive(monkeypatch):
     inp = make_inputs(1, 75, 2, 16, 16, torch.float32, DEV, decay=[0.3, 2.0], state=True, seed=13)
     assert triton_plan.make_plan(1, 75, 2, 1, None, (16, 16), None, torch.device(DEV)).num_items == 5
     check(inp, torch.float32, op=tri(16, None))
+
+
+def test_segment_passes_skip_tokens_out_of_decay_reach(monkeypatch):
+    """The local-state pass (L) and the state-gradient pass (M) skip chunks of tokens farther than reach = 150 / s
+    from the segment boundary they are decayed to. Head 1 (s = 4: reach 37.5 tokens) has k, v (q, dO) of tokens
+    at least reach + C from that boundary set to inf, so a read shows (inf or NaN); the segments' sums decayed to the
+    boundary must still match float64 over the clean tokens. Head 0 (s = 0) skips nothing."""
+    monkeypatch.setitem(triton_config.CONFIG, "seg_split", 2)
+    c, seg, t, h, d = 16, 128, 300, 2, 16
+    dec = torch.tensor([0.0, 4.0], device=DEV)
+    reach = 150 / 4.0
+    g = torch.Generator().manual_seed(41)
+    k, v, q, do = (torch.randn(1, t, h, d, generator=g, dtype=torch.float64) for _ in range(4))
+    plan = triton_plan.make_plan(1, t, h, 1, None, (c, c), seg, torch.device(DEV))
+    assert (plan.g, plan.split) == (3, 2)
+    starts = torch.arange(0, t, seg)
+    pos = torch.arange(t)
+    seg_start = starts[pos // seg]
+    seg_end = torch.clamp(seg_start + seg, max=t)
+    far_l = seg_end - 1 - pos >= reach + c  # out of reach of the segment's end
+    far_m = pos - seg_start + 1 >= reach + c  # out of reach of its start
+    assert far_l.sum() > 100 and far_m.sum() > 100
+    head1 = torch.arange(h) == 1
+    poison = lambda x, far: torch.where((far[:, None] & head1)[None, :, :, None], float("inf"), x)  # noqa: E731
+    dev = lambda x: x.float().to(DEV).contiguous()  # noqa: E731
+    com = chunk_triton._common(plan, dev(k), h, d, d, True, c)
+    com.update(SK=d, SE=d)
+    L = torch.full((plan.num_items * 2, h, d, d), float("nan"), device=DEV)
+    triton_seg.seg_state_kernel[(h * plan.num_items * 2,)](
+        dev(poison(k, far_l)), dev(poison(v, far_l)), dec, L, SPLIT=2, BK=d, BE=d, NE=1, IEEE=True, **com
+    )
+    M = torch.full((plan.num_items, h, d, d), float("nan"), device=DEV)
+    triton_seg.seg_grad_kernel[(h * plan.num_items,)](
+        dev(poison(q, far_m)), dev(poison(do, far_m)), dec, M, scale=1.0, BK=d, BE=d, NE=1, IEEE=True, **com
+    )
+    lam = torch.exp(-dec.double().cpu())
+    for gi in range(plan.g):
+        s0, s1 = gi * seg, min(gi * seg + seg, t)
+        w_l = lam[None, :] ** (s1 - 1 - torch.arange(s0, s1))[:, None]  # [tokens, H]
+        w_m = lam[None, :] ** (torch.arange(s0, s1) - s0 + 1)[:, None]
+        want_l = torch.einsum("th,thd,the->hde", w_l, k[0, s0:s1], v[0, s0:s1])
+        want_m = torch.einsum("th,thd,the->hde", w_m, q[0, s0:s1], do[0, s0:s1])
+        if gi < plan.g - 1:  # the last segment's local state is never read, so never computed
+            got_l = sum(
+                L[gi * 2 + p].double().cpu() * lam[:, None, None] ** (s1 - min(s0 + (p + 1) * 64, s1)) for p in range(2)
+            )
+            assert rel(got_l, want_l) <= 1e-5, gi
+        if gi > 0:  # the first segment's gradient is never read
+            assert rel(M[gi].double().cpu(), want_m) <= 1e-5, gi

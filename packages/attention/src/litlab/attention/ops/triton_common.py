@@ -32,6 +32,18 @@ def item_bounds(i_item, items, cu, T, SEG, G, VARLEN: tl.constexpr):
 
 
 @triton.jit
+def reach(s, HAS_DECAY: tl.constexpr):
+    """How many tokens from a segment boundary can still matter across it, as fp32: lambda^m = exp(-s m) is below
+    exp(-150) = 2^-216 for m > 150 / s, so such a token's k_j^T v_j (q~_i^T do_i) rounds to 0 in fp32 unless it
+    exceeds 2^67. The segment kernels skip whole chunks of those tokens (with steep decays a segment's pass reads
+    only the tokens next to its boundary); no decay (or s = 0): every token."""
+    if HAS_DECAY:
+        return tl.where(s > 0, 150.0 / tl.maximum(s, 1e-30), 3.0e38)
+    else:
+        return 3.0e38
+
+
+@triton.jit
 def masked_decay(a, offs_c, s, HAS_DECAY: tl.constexpr):
     """a (.) D_c: a[i, j] * lambda^(i-j) for i >= j, 0 above the diagonal."""
     diff = offs_c[:, None] - offs_c[None, :]

@@ -23,7 +23,7 @@ CONFIG: dict = {
     # pieces per segment of the forward's local-state pass (seg_state_kernel), so that it fills the GPU even
     # when there are few segments: 1 (off), a power of two, or "auto" (split_programs_per_sm x SMs programs)
     "seg_split": 1,
-    "split_programs_per_sm": 4,
+    "split_programs_per_sm": 2,
     # the forward merges 2, 4, ... of those segments into one while it keeps fwd_fill x fwd_programs_per_sm x SMs
     # programs (its programs fit fewer to an SM than the backward's); it then writes the states entering the
     # backward's segments. E.g. T = 16k, B = 4, H = 16: 128 programs of whole sequences on 132 SMs (BENCHMARKS.md

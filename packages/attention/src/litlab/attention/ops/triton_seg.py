@@ -13,7 +13,7 @@ segments. Programs are (E tile, head, item) with the full K range.
 import triton
 import triton.language as tl
 
-from litlab.attention.ops.triton_common import item_bounds, load_tile, mm
+from litlab.attention.ops.triton_common import item_bounds, load_tile, mm, reach
 
 
 @triton.jit
@@ -42,22 +42,27 @@ def seg_state_kernel(
     IEEE: tl.constexpr,
 ):
     """L_p = sum_{j in piece p} lambda^(end_p-1-j) k_j^T v_j, one [KD, BE] tile per program; a segment is cut
-    into SPLIT pieces of SEG // SPLIT tokens (programs (E tile, head, piece), piece = item * SPLIT + j)."""
+    into SPLIT pieces of SEG // SPLIT tokens (programs (E tile, head, piece), piece = item * SPLIT + j). L_p is
+    only read decayed to the start of a later segment, so chunks whose tokens are all more than ``reach`` tokens
+    before their segment's end are skipped."""
     pid = tl.program_id(0).to(tl.int64)
     i_e, i_h, i_piece = pid % NE, (pid // NE) % H, pid // (NE * H)
     i_item = i_piece // SPLIT
     i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
     sub = SEG // SPLIT
+    seg_end = se
     ss = ss + (i_piece % SPLIT) * sub
     se = tl.minimum(ss + sub, se)
     s = tl.load(decay + i_h).to(tl.float32) if HAS_DECAY else 0.0
+    far = ((seg_end - ss).to(tl.float32) - reach(s, HAS_DECAY)) / C  # chunks of this piece out of reach
+    start = ss + tl.maximum(tl.floor(far), 0.0).to(tl.int64) * C
     offs_c = tl.arange(0, C)
     offs_k = tl.arange(0, BK)
     offs_e = i_e * BE + tl.arange(0, BE)
     m_k, m_e = offs_k < KD, offs_e < ED
     acc = tl.zeros([BK, BE], dtype=tl.float32)
     last = g == n_seg - 1  # the last segment's pieces are never read: skip their pass over k, v
-    for cs in range(ss, tl.where(last, ss, se), C):
+    for cs in range(tl.minimum(start, se), tl.where(last, ss, se), C):
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
@@ -96,7 +101,8 @@ def seg_grad_kernel(
     HAS_DECAY: tl.constexpr,
     IEEE: tl.constexpr,
 ):
-    """M_g = sum_{i in segment g} lambda^(i-start+1) q~_i^T do_i: the gradient a segment sends leftwards."""
+    """M_g = sum_{i in segment g} lambda^(i-start+1) q~_i^T do_i: the gradient a segment sends leftwards (chunks
+    that start more than ``reach`` tokens after the segment's start are skipped)."""
     pid = tl.program_id(0).to(tl.int64)
     i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
     i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
@@ -107,7 +113,9 @@ def seg_grad_kernel(
     m_k, m_e = offs_k < KD, offs_e < ED
     acc = tl.zeros([BK, BE], dtype=tl.float32)
     first = g == 0  # the first segment's M is never read: skip its pass over q, dO
-    for cs in range(ss, tl.where(first, ss, se), C):
+    near = tl.minimum(reach(s, HAS_DECAY) / C, 2.0e9)  # chunks j with j * C + 1 > reach are out of reach
+    end = tl.minimum(se, ss + (tl.floor(near).to(tl.int64) + 1) * C)
+    for cs in range(ss, tl.where(first, ss, end), C):
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
