@@ -104,7 +104,7 @@ def test_bf16_coarse_forward_with_tma_matches_torch_float64(monkeypatch):
     used = []
     real = chunk_triton._use_tma
     monkeypatch.setattr(chunk_triton, "_use_tma", lambda *a: used.append(real(*a)) or used[-1])
-    plan = triton_plan.make_plan(2, 20000, 4, 2, None, (64, 64), None, torch.device("cuda"))
+    plan = triton_plan.make_plan(2, 20000, 4, 2, None, (64, 64), None, torch.device("cuda"), tma=True)
     assert plan.coarse and 1 < plan.fwd_g < plan.g, plan
     inp = make_inputs(2, 20000, 4, 128, 128, torch.bfloat16, "cuda", decay=[0.0, 7.9, 0.5, 0.0039], state=True)
     got, ref = run(inp, "triton"), run(inp, "torch", precision=F64)

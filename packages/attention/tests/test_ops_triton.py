@@ -256,7 +256,7 @@ def test_segment_split_plan(monkeypatch):
     monkeypatch.setitem(triton_config.CONFIG, "seg_round", "down")
     monkeypatch.setitem(triton_config.CONFIG, "fwd_programs_per_sm", 2)  # the forward keeps the same segments
     monkeypatch.setitem(triton_config.CONFIG, "split_programs_per_sm", 4)
-    mk = lambda b, t, h, seg=None: triton_plan.make_plan(b, t, h, 1, None, (64, 64), seg, torch.device("cpu"))  # noqa: E731
+    mk = lambda b, t, h, seg=None, tma=True: triton_plan.make_plan(b, t, h, 1, None, (64, 64), seg, "cpu", tma)  # noqa: E731
     p = mk(2, 4096, 2)  # per = 4 programs, floor(16 / 4) = 4 segments of 1024; split off
     assert (p.seg, p.g, p.split, p.coarse) == (1024, 4, 1, False)
     monkeypatch.setitem(triton_config.CONFIG, "seg_split", "auto")  # 4 x 8 = 32 programs over 4 x 3 segments
@@ -311,15 +311,22 @@ def coarse_forward(monkeypatch, sms=8):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_coarse_forward_segments_with_finer_backward_segments_match_naive(monkeypatch, dtype):
-    """B = 1, H = 2 on 8 SMs: the backward cuts T = 100 into 7 segments of 16; the forward merges them 4 at a
-    time (2 segments of 64, local-state pass in 4 pieces each) and writes the states entering all 7 (fp32: pointer
-    loads; fp16: tensor descriptors)."""
+    """B = 1, H = 2 on 8 SMs: the backward cuts T = 100 into 7 segments of 16; a plan for the TMA forward merges
+    them 4 at a time (2 segments of 64, local-state pass in 4 pieces each), and the forward writes the states
+    entering all 7 (fp16: tensor descriptors; fp32: the pointer loads run the same plan, forced here: on their
+    own they merge only into whole sequences)."""
     coarse_forward(monkeypatch)
+    _count_tma(monkeypatch)
     launched = []
     real = chunk_triton.launch
     monkeypatch.setattr(chunk_triton, "launch", lambda kind: launched.append(kind) or real(kind))
-    p = triton_plan.make_plan(1, 100, 2, 1, None, (16, 16), None, torch.device(DEV))
+    p = triton_plan.make_plan(1, 100, 2, 1, None, (16, 16), None, torch.device(DEV), tma=True)
     assert (p.g, p.seg, p.fwd_g, p.fwd_seg, p.split, p.coarse, p.fwd_whole) == (7, 16, 2, 64, 4, True, False)
+    p = triton_plan.make_plan(1, 100, 2, 1, None, (16, 16), None, torch.device(DEV), tma=False)
+    assert (p.g, p.fwd_g, p.coarse) == (7, 7, False)
+    if dtype == torch.float32:
+        planned = chunk_triton.make_plan
+        monkeypatch.setattr(chunk_triton, "make_plan", lambda *a: planned(*a[:-1], True))
     inp = make_inputs(1, 100, 2, 16, 16, dtype, DEV, decay=[0.3, 2.0], state=True, seed=31)
     check(inp, dtype, op=tri(16, None))
     fwd = "fwd_tma_launch" if dtype == torch.float16 else "fwd_seg"
@@ -327,8 +334,10 @@ def test_coarse_forward_segments_with_finer_backward_segments_match_naive(monkey
 
 
 def _count_tma(monkeypatch):
-    """Turn the forward's TMA copies on and count the launches that use them."""
+    """Turn the forward's TMA copies on (for the small widths of these tests too) and count the launches that use
+    them."""
     monkeypatch.setitem(triton_config.CONFIG, "fwd_tma", True)
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_tma_widths", (16, 32, 64, 128))
     used = []
     real = chunk_triton._use_tma
     monkeypatch.setattr(chunk_triton, "_use_tma", lambda *a: used.append(real(*a)) or used[-1])
@@ -364,7 +373,7 @@ def test_triton_forward_tma_in_pieces_and_the_whole_sequence_forward(monkeypatch
     assert triton_plan.make_plan(3, 100, 2, 1, None, (16, 16), None, torch.device(DEV)).fwd_whole
     inp = make_inputs(3, 100, 2, 32, 32, torch.float16, DEV, decay=[0.3, 2.0], state=True, seed=29)
     check(inp, torch.float16, op=tri(16, None))
-    assert len(used) == 4 and all(used)
+    assert len(used) == 5 and all(used)  # the plan's check (one for the four 16 x 16 pieces), 4 launches
 
 
 def test_forward_tma_is_used_only_where_it_is_exact(monkeypatch):
@@ -381,11 +390,13 @@ def test_forward_tma_is_used_only_where_it_is_exact(monkeypatch):
         inp = make_inputs(shape["b"], shape["t"], 2, shape["d"], shape["e"], shape["dtype"], DEV, seed=4)
         run(inp, "triton", op=tri(16, None), grad=False, cu_seqlens=None if cu is None else cu.to(DEV))
     q = torch.zeros(2, 16, 3, 16, dtype=torch.float16, device=DEV)
-    plan = triton_plan.make_plan(2, 16, 3, 1, None, (16, 16), None, torch.device(DEV))
     odd = torch.zeros(2, 16, 3, 20, dtype=torch.float16, device=DEV)[..., :16]  # rows 60 elements = 120 bytes apart
-    assert chunk_triton._use_tma(q, q, q, q, plan, 16, 16)
-    assert not chunk_triton._use_tma(odd, q, q, q, plan, 16, 16)
-    assert used[:4] == [False] * 4
+    assert chunk_triton._use_tma(q, q, q, q, None, 16, 16)
+    assert not chunk_triton._use_tma(odd, q, q, q, None, 16, 16)
+    assert not chunk_triton._use_tma(q, q, q, q, torch.tensor([0, 32], device=DEV), 16, 16)
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_tma_widths", (128,))  # the shipped widths
+    assert not chunk_triton._use_tma(q, q, q, q, None, 16, 16)
+    assert used[: len(cases)] == [False] * len(cases)  # per case the plan's check (the launch's then is skipped)
 
 
 def test_triton_automatic_segments_match_naive(monkeypatch):

@@ -71,7 +71,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
     if o is None:
         o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
-    tma = _use_tma(q, k, v, o, plan, kp, be)
+    tma = plan.tma and _use_tma(q, k, v, o, cu, kp, be)
     if tma:
         kind = "fwd_tma_launch"
         q_, k_, v_, o_ = (_desc(x, plan.fwd_chunk, w) for x, w in ((q, kp), (k, kp), (v, be), (o, be)))
@@ -108,12 +108,15 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
     return o, st, LB if plan.coarse else L
 
 
-def _use_tma(q, k, v, o, plan: Plan, kp: int, be: int) -> bool:
+def _use_tma(q, k, v, o, cu, kp: int, be: int) -> bool:
     """Whether the forward copies its tiles with the tensor memory accelerator (``CONFIG["fwd_tma"]``): Hopper or
-    newer (or the interpreter), bf16/fp16, a uniform batch (chunks never straddle two sequences, so the rows the
-    accelerator zero-fills past T are the only rows past a segment's end), head dims that fill their tiles (no
-    columns of the next head in a tile), and the 16-byte alignment of base addresses and row strides it needs."""
-    if not CONFIG["fwd_tma"] or plan.items is not None or q.dtype not in (torch.bfloat16, torch.float16):
+    newer (or the interpreter), bf16/fp16, a uniform batch (``cu`` None: chunks never straddle two sequences, so
+    the rows the accelerator zero-fills past T are the only rows past a segment's end), head dims that fill their
+    tiles (no columns of the next head in a tile) of a width in ``CONFIG["fwd_tma_widths"]``, and the 16-byte
+    alignment of base addresses and row strides it needs (``o`` None: not checked)."""
+    if not CONFIG["fwd_tma"] or cu is not None or q.dtype not in (torch.bfloat16, torch.float16):
+        return False
+    if kp not in CONFIG["fwd_tma_widths"]:
         return False
     if q.device.type == "cuda":
         if torch.cuda.get_device_capability(q.device)[0] < 9:
@@ -122,7 +125,8 @@ def _use_tma(q, k, v, o, plan: Plan, kp: int, be: int) -> bool:
         return False
     if q.shape[-1] != kp or v.shape[-1] % be:
         return False
-    return all(x.data_ptr() % 16 == 0 and x.stride(1) * x.element_size() % 16 == 0 for x in (q, k, v, o))
+    xs = (q, k, v) if o is None else (q, k, v, o)
+    return all(x.data_ptr() % 16 == 0 and x.stride(1) * x.element_size() % 16 == 0 for x in xs)
 
 
 def _desc(x: torch.Tensor, chunk: int, width: int) -> TensorDescriptor:
@@ -387,14 +391,17 @@ def triton_lightning_attn(
     ed = v.shape[-1]
     cu = None if cu_seqlens is None else cu_seqlens.to(torch.int64).contiguous()
     chunks = (chunk_size, chunk_size) if chunk_size else (CONFIG["fwd_chunk"], CONFIG["bwd_chunk"])
+    q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
     plans = {}
     for ks in _pieces(kd):
         for es in _pieces(ed):
             kw, ew = ks.stop - ks.start, es.stop - es.start
             if (kw, ew) not in plans:
-                tiles = triton.cdiv(ew, tile("fwd", pad(ew), pad(kw)))
-                plans[(kw, ew)] = make_plan(b, t, h, tiles, cu, chunks, segment_len, q.device)
+                kp = pad(kw)
+                be = tile("fwd", pad(ew), kp)
+                tma = _use_tma(q[..., ks], k[..., ks], v[..., es], None, cu, kp, be)
+                plans[(kw, ew)] = make_plan(b, t, h, triton.cdiv(ew, be), cu, chunks, segment_len, q.device, tma)
     dec = None if decay is None else decay.to(torch.float32).contiguous()
     s0 = None if initial_state is None else initial_state.contiguous()
-    args = (q.contiguous(), k.contiguous(), v.contiguous(), dec, s0, scale, cu, plans, output_final_state)
+    args = (q, k, v, dec, s0, scale, cu, plans, output_final_state)
     return LightningAttnFunction.apply(*args)

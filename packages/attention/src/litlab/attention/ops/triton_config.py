@@ -25,9 +25,10 @@ CONFIG: dict = {
     "seg_split": 1,
     "split_programs_per_sm": 2,
     # the forward merges 2, 4, ... of those segments into one while it keeps fwd_fill x fwd_programs_per_sm x SMs
-    # programs (its programs fit fewer to an SM than the backward's); it then writes the states entering the
-    # backward's segments. E.g. T = 16k, B = 4, H = 16: 128 programs of whole sequences on 132 SMs (BENCHMARKS.md
-    # run 10: forward 0.420 vs 0.490 ms); T = 32k, B = 2: 2 forward segments for the backward's 4
+    # programs (its programs fit fewer to an SM than the backward's; the pointer forward only into whole
+    # sequences); it then writes the states entering the backward's segments. E.g. T = 16k, B = 4, H = 16: 128
+    # programs of whole sequences on 132 SMs (BENCHMARKS.md run 10: forward 0.420 vs 0.490 ms); T = 32k, B = 2:
+    # 2 TMA forward segments for the backward's 4 (runs 17-18)
     "fwd_programs_per_sm": 1,
     "fwd_fill": 0.9,
     # seg_split for merged forward segments (few segments: the local-state pass needs pieces to fill the GPU)
@@ -40,6 +41,9 @@ CONFIG: dict = {
     # forward's launch options (all its plans)
     "fwd_tma": True,
     "fwd_tma_launch": {"num_warps": 4, "num_stages": 3},
+    # the K tile widths it is used for: timed on the H200 at 128 (D = 128 and the 128-wide pieces of wider heads;
+    # BENCHMARKS.md runs 16-18); other widths keep the pointer loads until timed
+    "fwd_tma_widths": (128,),
     # launch options of the forward kernel when the plan cuts segments (B x H x tiles < SMs: long T, few
     # sequences), where each program also combines earlier segments' states; the sweep's "fwd_seg" group
     "fwd_seg": {"num_warps": 4, "num_stages": 2},

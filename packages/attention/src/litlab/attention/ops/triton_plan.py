@@ -31,6 +31,7 @@ class Plan:
     # also stores the states entering the backward's segments, so the backward needs no local states
     fwd_seg: int = 0
     fwd_g: int = 0
+    tma: bool = False  # planned for the TMA forward (chunk_triton._use_tma)
 
     @property
     def coarse(self) -> bool:
@@ -59,14 +60,16 @@ def _sms(device: torch.device) -> int:
     return _sm_count(device.index if device.index is not None else torch.cuda.current_device())
 
 
-def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
+def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device, tma: bool = False) -> Plan:
     """Cut sequences into segments of ``seg`` tokens (a multiple of both chunks, powers of two). seg=None: one
     segment per sequence when B*H*tiles programs give every SM one, else segments for programs_per_sm x SMs
     programs (segments cost a pass over k, v and q, dO in the segment kernels, measured on the H200 as worse
     than one program per SM). Without cu_seqlens and with an automatic ``seg``, the forward merges 2, 4, ...
     segments into one while it still has ``fwd_fill`` x ``fwd_programs_per_sm`` x SMs programs (its programs
     are longer-lived and fewer fit on an SM than the backward's; merged into one: whole sequences, no
-    local-state pass); ``CONFIG["seg_split"]`` (``"coarse_split"`` for merged segments) cuts each forward
+    local-state pass). Only the TMA forward (``tma``) runs several merged segments; the pointer forward merges
+    only into whole sequences (its 2 programs per SM, 90 KB each, lost to fewer, longer ones at 32k-64k:
+    BENCHMARKS.md run 17). ``CONFIG["seg_split"]`` (``"coarse_split"`` for merged segments) cuts each forward
     segment into pieces for the local-state pass, so that pass has enough programs of its own."""
     chunk = max(chunks)
     lens = None if cu_seqlens is None else (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
@@ -91,9 +94,11 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device) -> Plan:
         while auto and r < g and per * triton.cdiv(g, 2 * r) >= want_f:
             r *= 2
         fwd_g = triton.cdiv(t, seg * r)
+        if fwd_g > 1 and not tma:
+            r, fwd_g = 1, g
         key = "coarse_split" if r > 1 else "seg_split"
         split = _split(per, fwd_g, seg * r // chunk, sms, CONFIG[key]) if fwd_g > 1 else 1
-        return Plan(n_seq, t, *chunks, seg, g, None, b * g, g > 1, split, seg * r, fwd_g)
+        return Plan(n_seq, t, *chunks, seg, g, None, b * g, g > 1, split, seg * r, fwd_g, tma)
     pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, triton.cdiv(ln, seg)))]
     items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
     return Plan(n_seq, t, *chunks, seg, 0, items, len(pairs), len(pairs) > n_seq, 1, seg, 0)
