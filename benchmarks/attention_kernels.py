@@ -15,6 +15,7 @@ import argparse
 import datetime
 import json
 import os
+import statistics
 
 import torch
 import torch.nn.functional as F
@@ -96,17 +97,36 @@ def floors(b, t, d, c=64):
     return fwd_bytes / HBM * 1e3, (fwd_bytes + bwd_bytes) / HBM * 1e3, fwd_flop, fwd_flop + bwd_flop
 
 
-def bench_shape(b, t, d, rows, skip_sdpa=False, only=None):
+def bench_shape(b, t, d, rows, skip_sdpa=False, only=None, rounds=1):
+    """Time every provider at one shape; with rounds > 1 the providers take turns (litlab, fla, ..., litlab, fla,
+    ...) so a drift of the GPU's clocks reaches all of them, and each figure is the median over the rounds (the
+    per-round values go to the JSON, the per-round litlab/fla ratios to the output)."""
     s = slopes(H, kind="alibi").cuda()
     ff, fbf, fflop, fbflop = floors(b, t, d)
-    res = {}
-    for name, (fn, xs) in make_providers(b, t, d, s, skip_sdpa, only).items():
-        try:
-            res[name] = time_provider(fn, xs)
-        except Exception as err:  # a provider failing at one shape (e.g. shared memory) is reported
-            print(f"# {name} failed at B={b} T={t} D={d}: {type(err).__name__}: {str(err)[:200]}")
-        torch.cuda.empty_cache()
+    runs = {}
+    providers = make_providers(b, t, d, s, skip_sdpa, only)
+    for _ in range(rounds):
+        for name, (fn, xs) in providers.items():
+            if runs.get(name, []) is None:  # failed in an earlier round
+                continue
+            try:
+                runs.setdefault(name, []).append(time_provider(fn, xs))
+            except Exception as err:  # a provider failing at one shape (e.g. shared memory) is reported
+                print(f"# {name} failed at B={b} T={t} D={d}: {type(err).__name__}: {str(err)[:200]}")
+                runs[name] = None
+            torch.cuda.empty_cache()
+    runs = {name: r for name, r in runs.items() if r}
+    res = {name: tuple(statistics.median(x[i] for x in r) for i in range(3)) for name, r in runs.items()}
     row = {"B": b, "T": t, "D": d, "floor_fwd": ff, "floor_fb": fbf, **{k: v for k, v in res.items()}}
+    if rounds > 1:
+        row["rounds"] = runs
+        if "litlab" in runs and "fla" in runs:
+            per = [(a[0] / f[0], a[1] / f[1]) for a, f in zip(runs["litlab"], runs["fla"])]
+            print(
+                f"# T={t} D={d} litlab/fla per round, fwd: {' '.join(f'{x[0]:.2f}' for x in per)}; f+b: "
+                + " ".join(f"{x[1]:.2f}" for x in per),
+                flush=True,
+            )
     lit = res.get("litlab")
     if lit:
         row["tflops_fwd"], row["tflops_fb"] = fflop / lit[0] / 1e9, fbflop / lit[1] / 1e9
@@ -196,6 +216,7 @@ def main():
     ap.add_argument("--long", type=int, default=262144, help="T of the B=1 long run (0: skip)")
     ap.add_argument("--providers", default="litlab,fla,lightning-attn,sdpa", help="comma-separated subset")
     ap.add_argument("--rep", type=int, default=200, help="do_bench repetition time, ms")
+    ap.add_argument("--rounds", type=int, default=1, help="providers take turns this many times per shape (medians)")
     args = ap.parse_args()
     global REP
     REP = args.rep
@@ -215,7 +236,7 @@ def main():
     if args.long:
         shapes.append((1, args.long, 128, True))
     for b, t, d, skip_sdpa in shapes:
-        bench_shape(b, t, d, rows, skip_sdpa=skip_sdpa, only=only)
+        bench_shape(b, t, d, rows, skip_sdpa=skip_sdpa, only=only, rounds=args.rounds)
         write(args.out, [header(), note, "", HEAD, *map(fmt_row, rows)], rows, {})  # partial results survive
     dec, acc = bench_decode(), accuracy()
     print(dec)
