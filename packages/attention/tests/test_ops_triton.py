@@ -391,11 +391,13 @@ def test_forward_tma_is_used_only_where_it_is_exact(monkeypatch):
         run(inp, "triton", op=tri(16, None), grad=False, cu_seqlens=None if cu is None else cu.to(DEV))
     q = torch.zeros(2, 16, 3, 16, dtype=torch.float16, device=DEV)
     odd = torch.zeros(2, 16, 3, 20, dtype=torch.float16, device=DEV)[..., :16]  # rows 60 elements = 120 bytes apart
-    assert chunk_triton._use_tma(q, q, q, q, None, 16, 16)
-    assert not chunk_triton._use_tma(odd, q, q, q, None, 16, 16)
-    assert not chunk_triton._use_tma(q, q, q, q, torch.tensor([0, 32], device=DEV), 16, 16)
+    shifted = torch.zeros(2, 16, 3, 24, dtype=torch.float16, device=DEV)[..., 4:20]  # starts 8 bytes in
+    assert chunk_triton._use_tma(q, q, q, q, None, 16, 16, (16, 16))
+    assert not chunk_triton._use_tma(odd, q, q, q, None, 16, 16, (20, 16))
+    assert not chunk_triton._use_tma(shifted, q, q, q, None, 16, 16, (24, 16))
+    assert not chunk_triton._use_tma(q, q, q, q, torch.tensor([0, 32], device=DEV), 16, 16, (16, 16))
     monkeypatch.setitem(triton_config.CONFIG, "fwd_tma_widths", (128,))  # the shipped widths
-    assert not chunk_triton._use_tma(q, q, q, q, None, 16, 16)
+    assert not chunk_triton._use_tma(q, q, q, q, None, 16, 16, (16, 16))
     assert used[: len(cases)] == [False] * len(cases)  # per case the plan's check (the launch's then is skipped)
 
 
@@ -455,3 +457,21 @@ def test_segment_passes_skip_tokens_out_of_decay_reach(monkeypatch):
             assert rel(got_l, want_l) <= 1e-5, gi
         if gi > 0:  # the first segment's gradient is never read
             assert rel(M[gi].double().cpu(), want_m) <= 1e-5, gi
+
+
+@pytest.mark.parametrize("which", ["batch", "time"])
+def test_forward_tma_takes_its_strides_from_the_layout(monkeypatch, which):
+    """A contiguous tensor's size-1 dims may carry any stride (B = 1: stride 3 on the batch dim; T = 1: 5 on the
+    time dim); the descriptors take the row layout the kernels index, not ``stride()``."""
+    used = _count_tma(monkeypatch)
+    b, t = (1, 40) if which == "batch" else (3, 1)
+    inp = make_inputs(b, t, 2, 16, 16, torch.float16, DEV, decay=[0.3, 2.0], state=True, seed=6)
+    dim, odd = (0, 3) if which == "batch" else (1, 5)
+    for name in ("q", "k", "v"):
+        x = inp[name]
+        stride = list(x.stride())
+        stride[dim] = odd
+        inp[name] = x.as_strided(x.shape, stride)
+        assert inp[name].is_contiguous() and inp[name].stride(dim) == odd
+    check(inp, torch.float16, op=tri(16, None))
+    assert used and all(used)

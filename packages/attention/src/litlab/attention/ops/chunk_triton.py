@@ -71,10 +71,13 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
     if o is None:
         o = _empty(b, t, h, ed, dtype=q.dtype, device=q.device)
     st = _empty(plan.n_seq, h, kd, ed, dtype=torch.float32, device=q.device) if store_st else None
-    tma = plan.tma and _use_tma(q, k, v, o, cu, kp, be)
+    sk, se = com["SK"], com["SE"]
+    tma = plan.tma and _use_tma(q, k, v, o, cu, kp, be, (sk, se))
     if tma:
         kind = "fwd_tma_launch"
-        q_, k_, v_, o_ = (_desc(x, plan.fwd_chunk, w) for x, w in ((q, kp), (k, kp), (v, be), (o, be)))
+        q_, k_, v_, o_ = (
+            _desc(x, plan.fwd_chunk, w, sw) for x, w, sw in ((q, kp, sk), (k, kp, sk), (v, be, se), (o, be, se))
+        )
     else:
         kind = "fwd_whole" if plan.fwd_whole else "fwd_seg" if plan.fwd_use_seg else "fwd"
         q_, k_, v_, o_ = q, k, v, o
@@ -108,12 +111,13 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
     return o, st, LB if plan.coarse else L
 
 
-def _use_tma(q, k, v, o, cu, kp: int, be: int) -> bool:
+def _use_tma(q, k, v, o, cu, kp: int, be: int, heads: tuple[int, int]) -> bool:
     """Whether the forward copies its tiles with the tensor memory accelerator (``CONFIG["fwd_tma"]``): Hopper or
     newer (or the interpreter), bf16/fp16, a uniform batch (``cu`` None: chunks never straddle two sequences, so
     the rows the accelerator zero-fills past T are the only rows past a segment's end), head dims that fill their
     tiles (no columns of the next head in a tile) of a width in ``CONFIG["fwd_tma_widths"]``, and the 16-byte
-    alignment of base addresses and row strides it needs (``o`` None: not checked)."""
+    alignment of base addresses and rows it needs (``o`` None: not checked). ``heads`` = (SK, SE), the head widths
+    of the contiguous tensors q, k and v, o are last-dim slices of: rows are H x SK (H x SE) elements apart."""
     if not CONFIG["fwd_tma"] or cu is not None or q.dtype not in (torch.bfloat16, torch.float16):
         return False
     if kp not in CONFIG["fwd_tma_widths"]:
@@ -125,15 +129,19 @@ def _use_tma(q, k, v, o, cu, kp: int, be: int) -> bool:
         return False
     if q.shape[-1] != kp or v.shape[-1] % be:
         return False
-    xs = (q, k, v) if o is None else (q, k, v, o)
-    return all(x.data_ptr() % 16 == 0 and x.stride(1) * x.element_size() % 16 == 0 for x in xs)
+    h, es = q.shape[2], q.element_size()
+    if (h * heads[0] * es) % 16 or (h * heads[1] * es) % 16:
+        return False
+    return all(x.data_ptr() % 16 == 0 for x in ((q, k, v) if o is None else (q, k, v, o)))
 
 
-def _desc(x: torch.Tensor, chunk: int, width: int) -> TensorDescriptor:
-    """Tensor descriptor of a [B, T, H, W] tensor (or a last-dim slice of a contiguous one: rows H x SW apart)
-    as [B, T, H x SW] with [1, chunk, width] blocks; head h's columns start at h x SW."""
+def _desc(x: torch.Tensor, chunk: int, width: int, sw: int) -> TensorDescriptor:
+    """Tensor descriptor of a [B, T, H, W] tensor laid out as a contiguous [B, T, H, SW] one (W = SW) or a
+    last-dim slice of it (W < SW), as [B, T, H x SW] with [1, chunk, width] blocks; head h's columns start at
+    h x SW. The strides come from the layout, not from ``x.stride()``: a contiguous tensor's size-1 dims may carry
+    any stride."""
     b, t, h, w = x.shape
-    return TensorDescriptor(x, [b, t, (h - 1) * x.stride(2) + w], [x.stride(0), x.stride(1), 1], [1, chunk, width])
+    return TensorDescriptor(x, [b, t, (h - 1) * sw + w], [t * h * sw, h * sw, 1], [1, chunk, width])
 
 
 def _bwd(
@@ -399,7 +407,7 @@ def triton_lightning_attn(
             if (kw, ew) not in plans:
                 kp = pad(kw)
                 be = tile("fwd", pad(ew), kp)
-                tma = _use_tma(q[..., ks], k[..., ks], v[..., es], None, cu, kp, be)
+                tma = _use_tma(q[..., ks], k[..., ks], v[..., es], None, cu, kp, be, (kd, ed))
                 plans[(kw, ew)] = make_plan(b, t, h, triton.cdiv(ew, be), cu, chunks, segment_len, q.device, tma)
     dec = None if decay is None else decay.to(torch.float32).contiguous()
     s0 = None if initial_state is None else initial_state.contiguous()
