@@ -132,6 +132,7 @@ def coarse():
         ("same", {"fwd_programs_per_sm": 2}, "ptr", ptr),  # the forward keeps the backward's segments
         ("coarse-auto", auto, "ptr", ptr),
         ("coarse-auto", auto, "tma-w4s3", tma),
+        ("coarse-auto", auto, "tma-w4s3-inner", {**tma, "fwd_tma_bounds_inner": True}),
         ("coarse-1", {**auto, "coarse_split": 1}, "tma-w4s3", tma),
         ("coarse-auto2", {**auto, "split_programs_per_sm": 2}, "tma-w4s3", tma),
         ("coarse-auto8", {**auto, "split_programs_per_sm": 8}, "tma-w4s3", tma),

@@ -309,14 +309,16 @@ def coarse_forward(monkeypatch, sms=8):
         monkeypatch.setitem(triton_config.CONFIG, key, val)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-def test_coarse_forward_segments_with_finer_backward_segments_match_naive(monkeypatch, dtype):
+@pytest.mark.parametrize("dtype,inner", [(torch.float32, False), (torch.float16, False), (torch.float16, True)])
+def test_coarse_forward_segments_with_finer_backward_segments_match_naive(monkeypatch, dtype, inner):
     """B = 1, H = 2 on 8 SMs: the backward cuts T = 100 into 7 segments of 16; a plan for the TMA forward merges
     them 4 at a time (2 segments of 64, local-state pass in 4 pieces each), and the forward writes the states
     entering all 7 (fp16: tensor descriptors; fp32: the pointer loads run the same plan, forced here: on their
-    own they merge only into whole sequences)."""
+    own they merge only into whole sequences). inner: the TMA forward stores the entering states from inside its
+    chunk loop (fwd_tma_bounds_inner)."""
     coarse_forward(monkeypatch)
     _count_tma(monkeypatch)
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_tma_bounds_inner", inner)
     launched = []
     real = chunk_triton.launch
     monkeypatch.setattr(chunk_triton, "launch", lambda kind: launched.append(kind) or real(kind))
@@ -363,11 +365,13 @@ def test_triton_forward_tma_matches_naive(monkeypatch, t, d, e, decay, state, ch
     assert used and all(used)
 
 
-def test_triton_forward_tma_in_pieces_and_the_whole_sequence_forward(monkeypatch):
+@pytest.mark.parametrize("inner", [False, True])
+def test_triton_forward_tma_in_pieces_and_the_whole_sequence_forward(monkeypatch, inner):
     """fwd_tma with heads cut into 2 x 2 pieces (descriptors over last-dim slices at a column offset; the second
     K piece adds to o through the descriptor) and in the whole-sequence forward, whose chunk loop restarts at
     every backward segment."""
     used = _count_tma(monkeypatch)
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_tma_bounds_inner", inner)
     monkeypatch.setattr(chunk_triton, "MAX_DIM", 16)
     coarse_forward(monkeypatch)
     assert triton_plan.make_plan(3, 100, 2, 1, None, (16, 16), None, torch.device(DEV)).fwd_whole

@@ -105,6 +105,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
         IEEE=ieee,
         ACC=acc,
         TMA=tma,
+        BOUNDS_INNER=tma and bool(CONFIG["fwd_tma_bounds_inner"]),
         **com,
         **launch(kind),
     )

@@ -18,14 +18,16 @@ from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_de
 
 @triton.jit
 def _chunks(
-    state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, e0,
+    state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, e0, lb, SEGB,
     H: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr, BK: tl.constexpr, BE: tl.constexpr,
-    HAS_DECAY: tl.constexpr, IEEE: tl.constexpr, ACC: tl.constexpr, TMA: tl.constexpr,
+    KD: tl.constexpr, ED: tl.constexpr, HAS_DECAY: tl.constexpr, IEEE: tl.constexpr, ACC: tl.constexpr,
+    TMA: tl.constexpr, BOUNDS: tl.constexpr,
 ):
     """Walk the chunks of [ss, se): write their outputs (ACC: add them to what o holds), return the state.
     TMA: q, k, v, o are tensor descriptors over [B, T, H * width] (blocks [1, C, BK] / [1, C, BE]; rows past a
     sequence's end read as zero and are not written) and the tiles are copied by the Hopper tensor memory
-    accelerator; e0 is the first column of this program's E tile."""
+    accelerator; e0 is the first column of this program's E tile. BOUNDS: also store the state entering every
+    SEGB tokens from bos at lb + j * H * KD * ED (the backward's segment j)."""
     if TMA:  # descriptor coordinates are int32
         dt = q.dtype
         n32, cq, cv = i_n.to(tl.int32), (i_h * SK).to(tl.int32), (i_h * SE + e0).to(tl.int32)
@@ -35,6 +37,10 @@ def _chunks(
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
+        if BOUNDS:
+            if (cs - bos) % SEGB == 0:
+                ptr = lb + (cs - bos) // SEGB * H * KD * ED + offs_k[:, None] * ED + offs_e[None, :]
+                tl.store(ptr, state, mask=m_k[:, None] & m_e[None, :])
         if TMA:
             t0 = (cs - bos).to(tl.int32)
             qt = q.load([n32, t0, cq]).reshape(C, BK)
@@ -101,6 +107,7 @@ def fwd_kernel(
     IEEE: tl.constexpr,
     ACC: tl.constexpr = False,
     TMA: tl.constexpr = False,
+    BOUNDS_INNER: tl.constexpr = False,
 ):
     """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state. With
     STORE_BOUNDS (a forward coarser than the backward, uniform batch) it also writes the state entering every
@@ -138,20 +145,23 @@ def fwd_kernel(
         USE_SEG,
         HAS_DECAY,
     )  # [BK, BE]
-    # two call sites, not one outer loop for both: a single loop spills registers in the plain forward (ptxas)
-    if STORE_BOUNDS:  # an outer loop over the backward's segments keeps the chunk loop free of the extra store
+    lb = LB + (i_n * GB * H + i_h) * KD * ED  # the entering state of the backward's segment j: lb + j * H*KD*ED
+    # the states entering the backward's segments are stored from an outer loop over those segments (the pointer
+    # forward spills less: ptxas 12 vs 60 bytes at 3 stages) or inside the chunk loop (BOUNDS_INNER: the TMA
+    # forward, 64-80 -> 0 bytes)
+    if STORE_BOUNDS and not BOUNDS_INNER:
         for sb in range(ss, se, SEGB):
-            ptr = LB + ((i_n * GB + (sb - bos) // SEGB) * H + i_h) * KD * ED
+            ptr = lb + (sb - bos) // SEGB * H * KD * ED
             tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
             state = _chunks(
                 state, sb, tl.minimum(sb + SEGB, se), q, k, v, o, i_h, s, scale,
-                offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE,
-                H, SK, SE, C, BK, BE, HAS_DECAY, IEEE, ACC, TMA,
+                offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE, lb, SEGB,
+                H, SK, SE, C, BK, BE, KD, ED, HAS_DECAY, IEEE, ACC, TMA, False,
             )
     else:
         state = _chunks(
-            state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE,
-            H, SK, SE, C, BK, BE, HAS_DECAY, IEEE, ACC, TMA,
+            state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE, lb, SEGB,
+            H, SK, SE, C, BK, BE, KD, ED, HAS_DECAY, IEEE, ACC, TMA, STORE_BOUNDS,
         )
     if STORE_ST:
         if se == eos:
