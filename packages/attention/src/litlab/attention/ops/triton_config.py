@@ -45,7 +45,7 @@ CONFIG: dict = {
     # BENCHMARKS.md runs 16-18); other widths keep the pointer loads until timed
     "fwd_tma_widths": (128,),
     # the TMA forward stores the states entering the backward's segments inside its chunk loop rather than from an
-    # outer loop over those segments (ptxas for sm_90, 3 stages: no spill instead of 64-80 bytes; not yet timed)
+    # outer loop over those segments (ptxas for sm_90, 3 stages: no spill instead of 64-92 bytes; not yet timed)
     "fwd_tma_bounds_inner": False,
     # launch options of the forward kernel when the plan cuts segments (B x H x tiles < SMs: long T, few
     # sequences), where each program also combines earlier segments' states; the sweep's "fwd_seg" group

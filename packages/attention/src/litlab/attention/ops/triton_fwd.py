@@ -145,20 +145,20 @@ def fwd_kernel(
         USE_SEG,
         HAS_DECAY,
     )  # [BK, BE]
-    lb = LB + (i_n * GB * H + i_h) * KD * ED  # the entering state of the backward's segment j: lb + j * H*KD*ED
     # the states entering the backward's segments are stored from an outer loop over those segments (the pointer
-    # forward spills less: ptxas 12 vs 60 bytes at 3 stages) or inside the chunk loop (BOUNDS_INNER: the TMA
-    # forward, 64-80 -> 0 bytes)
+    # forward spills less: ptxas 16 vs 60 bytes at 3 stages) or inside the chunk loop (BOUNDS_INNER: the TMA
+    # forward, 64-92 -> 0 bytes)
     if STORE_BOUNDS and not BOUNDS_INNER:
         for sb in range(ss, se, SEGB):
-            ptr = lb + (sb - bos) // SEGB * H * KD * ED
+            ptr = LB + ((i_n * GB + (sb - bos) // SEGB) * H + i_h) * KD * ED
             tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
             state = _chunks(
                 state, sb, tl.minimum(sb + SEGB, se), q, k, v, o, i_h, s, scale,
-                offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE, lb, SEGB,
+                offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE, LB, SEGB,
                 H, SK, SE, C, BK, BE, KD, ED, HAS_DECAY, IEEE, ACC, TMA, False,
             )
     else:
+        lb = LB + (i_n * GB * H + i_h) * KD * ED  # the state entering the backward's segment j: lb + j * H*KD*ED
         state = _chunks(
             state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE, lb, SEGB,
             H, SK, SE, C, BK, BE, KD, ED, HAS_DECAY, IEEE, ACC, TMA, STORE_BOUNDS,
