@@ -479,3 +479,27 @@ def test_forward_tma_takes_its_strides_from_the_layout(monkeypatch, which):
         assert inp[name].is_contiguous() and inp[name].stride(dim) == odd
     check(inp, torch.float16, op=tri(16, None))
     assert used and all(used)
+
+
+@pytest.mark.parametrize(
+    "t,d,e,seg,elems,pieces",
+    [
+        (70, 32, 32, None, 8192, False),  # a short last chunk
+        (130, 32, 64, 32, 256, False),  # segments, two K tiles of 16 (column offset), E != D
+        (100, 32, 32, None, 8192, True),  # 2 x 2 pieces of 16: the E pieces after the first add to dq
+    ],
+)
+def test_dq_kernel_tma_matches_naive(monkeypatch, t, d, e, seg, elems, pieces):
+    """dq_tma: the dq kernel's k, v, dO, q (decay gradient) and dq through tensor descriptors (fp16, the
+    interpreter); every gradient, the decay's included, against float64."""
+    _count_tma(monkeypatch)
+    monkeypatch.setitem(triton_config.CONFIG, "dq_tma", True)
+    monkeypatch.setitem(triton_config.CONFIG, "dq", {**triton_config.CONFIG["dq"], "elems": elems})
+    if pieces:
+        monkeypatch.setattr(chunk_triton, "MAX_DIM", 16)
+    launched = []
+    real = chunk_triton.launch
+    monkeypatch.setattr(chunk_triton, "launch", lambda kind: launched.append(kind) or real(kind))
+    inp = make_inputs(2, t, 2, d, e, torch.float16, DEV, decay=[0.3, 2.0], state=True, seed=t + 9)
+    check(inp, torch.float16, op=tri(16, seg))
+    assert "dq_tma_launch" in launched and "dq" not in launched

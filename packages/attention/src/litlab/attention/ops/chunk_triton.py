@@ -175,12 +175,25 @@ def _bwd(
     n_q = triton.cdiv(kd, bk_q) * h * plan.num_items
     dsq = _empty(n_q if decay_grad else 1, dtype=torch.float32, device=q.device)
     opt = lambda x: x if x is not None else dummy  # noqa: E731
+    tma = (
+        CONFIG["dq_tma"]
+        and plan.items is None
+        and kd % bk_q == 0
+        and _use_tma(q, k, v, do, cu, kp, ep, (com["SK"], com["SE"]))
+        and dq.data_ptr() % 16 == 0
+    )
+    if tma:
+        c = plan.bwd_chunk
+        q_, k_, dq_ = (_desc(x, c, bk_q, com["SK"]) for x in (q, k, dq))
+        v_, do_ = (_desc(x, c, ep, com["SE"]) for x in (v, do))
+    else:
+        q_, k_, v_, do_, dq_ = q, k, v, do, dq
     triton_bwd.dq_kernel[(n_q,)](
-        q,
-        k,
-        v,
-        do,
-        dq,
+        q_,
+        k_,
+        v_,
+        do_,
+        dq_,
         dec,
         opt(s0),
         opt(L),
@@ -196,8 +209,9 @@ def _bwd(
         USE_SEG=plan.use_seg,
         IEEE=ieee,
         ACC=acc_qk,
+        TMA=tma,
         **com,
-        **launch("dq"),
+        **launch("dq_tma_launch" if tma else "dq"),
     )
     rev = dict(HAS_DST=dst is not None, USE_SEG=plan.use_seg, IEEE=ieee, **com)
     if CONFIG["fuse_dkdv"]:

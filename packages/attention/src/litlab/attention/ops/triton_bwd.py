@@ -61,13 +61,19 @@ def dq_kernel(
     DECAY_GRAD: tl.constexpr,
     IEEE: tl.constexpr,
     ACC: tl.constexpr = False,
+    TMA: tl.constexpr = False,
 ):
-    """Forward sweep of one (K tile, head, item) with the state tile [BK, BE = all of E]."""
+    """Forward sweep of one (K tile, head, item) with the state tile [BK, BE = all of E]. TMA: q, k, dq (blocks
+    [1, C, BK]) and v, dO ([1, C, BE]) are tensor descriptors, as in the forward kernel."""
     pid = tl.program_id(0).to(tl.int64)
     i_k, i_h, i_item = pid % NK, (pid // NK) % H, pid // (NK * H)
     i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
     s = tl.load(decay + i_h).to(tl.float32) if HAS_DECAY else 0.0
-    dt = q.dtype.element_ty
+    if TMA:  # descriptor coordinates are int32
+        dt = q.dtype
+        n32, ck, ce = i_n.to(tl.int32), (i_h * SK + i_k * BK).to(tl.int32), (i_h * SE).to(tl.int32)
+    else:
+        dt = q.dtype.element_ty
     offs_c = tl.arange(0, C)
     offs_k = i_k * BK + tl.arange(0, BK)
     offs_e = tl.arange(0, BE)
@@ -101,9 +107,15 @@ def dq_kernel(
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
-        vt = load_tile(v + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
-        dot = load_tile(do + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
+        if TMA:
+            t0 = (cs - bos).to(tl.int32)
+            kt = k.load([n32, t0, ck]).reshape(C, BK)
+            vt = v.load([n32, t0, ce]).reshape(C, BE)
+            dot = do.load([n32, t0, ce]).reshape(C, BE)
+        else:
+            kt = load_tile(k + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
+            vt = load_tile(v + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
+            dot = load_tile(do + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
         dov = masked_decay(mm(dot, tl.trans(vt), dt, IEEE), offs_c, s, HAS_DECAY)  # [C, C]
         inter = mm(dot, tl.trans(state), dt, IEEE)  # [C, BK]
         if HAS_DECAY:
@@ -111,10 +123,21 @@ def dq_kernel(
             state = state * tl.exp(-s * c.to(tl.float32))
             vt = vt * tl.exp(-s * tl.maximum(c - 1 - offs_c, 0).to(tl.float32))[:, None]
         dqt = (mm(dov, kt, dt, IEEE) + inter) * scale
-        store_tile(dq + i_h * SK, dqt, rows, offs_k, H * SK, m_t, m_k, ACC)
+        if TMA:
+            if ACC:  # dqt itself stays this piece's share (the decay gradient below)
+                dq.store(
+                    [n32, t0, ck], (dqt + dq.load([n32, t0, ck]).reshape(C, BK).to(tl.float32)).to(dt).reshape(1, C, BK)
+                )
+            else:
+                dq.store([n32, t0, ck], dqt.to(dt).reshape(1, C, BK))
+        else:
+            store_tile(dq + i_h * SK, dqt, rows, offs_k, H * SK, m_t, m_k, ACC)
         state += mm(tl.trans(kt), vt, dt, IEEE)
         if DECAY_GRAD:
-            qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k).to(tl.float32)
+            if TMA:  # rows past the sequence's end read as zero
+                qt = q.load([n32, t0, ck]).reshape(C, BK).to(tl.float32)
+            else:
+                qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k).to(tl.float32)
             ds_acc += tl.sum(tl.sum(qt * dqt, axis=1) * (rows - bos + 1).to(tl.float32))
     if DECAY_GRAD:
         tl.store(dsq + pid, ds_acc)

@@ -55,6 +55,11 @@ CONFIG: dict = {
     # the segment kernels; "elems" sets the E tile of the forward's local-state pass (seg_state_kernel)
     "seg": {"elems": 8192, "num_warps": 4, "num_stages": 3},
     "dq": {"elems": 8192, "num_warps": 4, "num_stages": 2},
+    # the dq kernel copies k, v, dO (q for the decay gradient) and stores dq through tensor descriptors, where the
+    # forward's TMA conditions hold and its K tile divides K (not yet timed), with these launch options (ptxas,
+    # sm_90, D = 128: 8 warps, 2 stages 248 registers, no spill, 90 KB; 4 warps spill 152-156 bytes)
+    "dq_tma": False,
+    "dq_tma_launch": {"num_warps": 8, "num_stages": 2},
     "dk": {"elems": 8192, "num_warps": 4, "num_stages": 3},
     "dv": {"elems": 8192, "num_warps": 4, "num_stages": 3},
     # fuse_dkdv: one reverse sweep with the whole [K, E] state gradient computes dk and dv (dkv_kernel)
