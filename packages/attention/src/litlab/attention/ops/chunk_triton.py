@@ -177,7 +177,6 @@ def _bwd(
     opt = lambda x: x if x is not None else dummy  # noqa: E731
     tma = (
         CONFIG["dq_tma"]
-        and plan.items is None
         and kd % bk_q == 0
         and _use_tma(q, k, v, do, cu, kp, ep, (com["SK"], com["SE"]))
         and dq.data_ptr() % 16 == 0
