@@ -340,6 +340,7 @@ def _count_tma(monkeypatch):
     them."""
     monkeypatch.setitem(triton_config.CONFIG, "fwd_tma", True)
     monkeypatch.setitem(triton_config.CONFIG, "fwd_tma_widths", (16, 32, 64, 128))
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_tma_pieces", True)
     used = []
     real = chunk_triton._use_tma
     monkeypatch.setattr(chunk_triton, "_use_tma", lambda *a: used.append(real(*a)) or used[-1])
@@ -400,6 +401,12 @@ def test_forward_tma_is_used_only_where_it_is_exact(monkeypatch):
     assert not chunk_triton._use_tma(odd, q, q, q, None, 16, 16, (20, 16))
     assert not chunk_triton._use_tma(shifted, q, q, q, None, 16, 16, (24, 16))
     assert not chunk_triton._use_tma(q, q, q, q, torch.tensor([0, 32], device=DEV), 16, 16, (16, 16))
+    wide = torch.zeros(2, 16, 3, 32, dtype=torch.float16, device=DEV)
+    for k_piece, v_piece in ((wide[..., :16], wide[..., 16:]), (wide[..., 16:], wide[..., :16])):
+        assert chunk_triton._use_tma(k_piece, k_piece, v_piece, v_piece, None, 16, 16, (32, 32))
+        monkeypatch.setitem(triton_config.CONFIG, "fwd_tma_pieces", False)  # the shipped setting: whole heads
+        assert not chunk_triton._use_tma(k_piece, k_piece, v_piece, v_piece, None, 16, 16, (32, 32))
+        monkeypatch.setitem(triton_config.CONFIG, "fwd_tma_pieces", True)
     monkeypatch.setitem(triton_config.CONFIG, "fwd_tma_widths", (128,))  # the shipped widths
     assert not chunk_triton._use_tma(q, q, q, q, None, 16, 16, (16, 16))
     assert used[: len(cases)] == [False] * len(cases)  # per case the plan's check (the launch's then is skipped)

@@ -116,10 +116,13 @@ def _use_tma(q, k, v, o, cu, kp: int, be: int, heads: tuple[int, int]) -> bool:
     """Whether the forward copies its tiles with the tensor memory accelerator (``CONFIG["fwd_tma"]``): Hopper or
     newer (or the interpreter), bf16/fp16, a uniform batch (``cu`` None: chunks never straddle two sequences, so
     the rows the accelerator zero-fills past T are the only rows past a segment's end), head dims that fill their
-    tiles (no columns of the next head in a tile) of a width in ``CONFIG["fwd_tma_widths"]``, and the 16-byte
-    alignment of base addresses and rows it needs (``o`` None: not checked). ``heads`` = (SK, SE), the head widths
-    of the contiguous tensors q, k and v, o are last-dim slices of: rows are H x SK (H x SE) elements apart."""
+    tiles (no columns of the next head in a tile) of a width in ``CONFIG["fwd_tma_widths"]``, whole heads unless
+    ``CONFIG["fwd_tma_pieces"]``, and the 16-byte alignment of base addresses and rows it needs (``o`` None: not
+    checked). ``heads`` = (SK, SE), the head widths of the contiguous tensors q, k and v, o are last-dim slices
+    of: rows are H x SK (H x SE) elements apart."""
     if not CONFIG["fwd_tma"] or cu is not None or q.dtype not in (torch.bfloat16, torch.float16):
+        return False
+    if not CONFIG["fwd_tma_pieces"] and (q.shape[-1], v.shape[-1]) != tuple(heads):
         return False
     if kp not in CONFIG["fwd_tma_widths"]:
         return False

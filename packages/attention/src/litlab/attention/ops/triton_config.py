@@ -44,6 +44,9 @@ CONFIG: dict = {
     # the K tile widths it is used for: timed on the H200 at 128 (D = 128 and the 128-wide pieces of wider heads;
     # BENCHMARKS.md runs 16-18); other widths keep the pointer loads until timed
     "fwd_tma_widths": (128,),
+    # also for the pieces of heads wider than 128 (cut by ``chunk_triton._pieces``): off, as they were slower
+    # with it (D = E = 256, 64k tokens: 2.03 ms at T = 1k against 1.67 with pointer loads; BENCHMARKS.md run 19)
+    "fwd_tma_pieces": False,
     # the TMA forward stores the states entering the backward's segments inside its chunk loop rather than from an
     # outer loop over those segments (ptxas for sm_90, 3 stages: no spill instead of 64-92 bytes; not yet timed)
     "fwd_tma_bounds_inner": False,
