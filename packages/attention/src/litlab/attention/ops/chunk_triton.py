@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 
 import torch
-import triton
 from triton.tools.tensor_descriptor import TensorDescriptor
 
 from litlab.attention.ops import triton_bwd, triton_bwd_fused, triton_fwd, triton_seg
-from litlab.attention.ops.triton_common import pad
+from litlab.attention.ops.triton_common import cdiv, pad
 from litlab.attention.ops.triton_config import CONFIG, launch, tile
 from litlab.attention.ops.triton_plan import Plan, make_plan
 
@@ -51,7 +50,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
     ed = v.shape[-1]
     kp, ep = pad(kd), pad(ed)
     be = tile("fwd", ep, kp)
-    ne = triton.cdiv(ed, be)
+    ne = cdiv(ed, be)
     ieee = q.dtype == torch.float32
     com = _common(plan, cu if cu is not None else q, h, kd, ed, decay is not None, plan.fwd_chunk)
     com.update(SK=heads[0] if heads else kd, SE=heads[1] if heads else ed)
@@ -64,7 +63,7 @@ def _fwd(q, k, v, decay, scale, s0, cu, plan: Plan, store_st: bool, o=None, acc=
     if plan.fwd_use_seg:
         L = _empty(items * plan.split, h, kd, ed, dtype=torch.float32, device=q.device)
         be_s = tile("seg", ep, kp)  # its own E tile: a wider one reads k fewer times
-        ne_s = triton.cdiv(ed, be_s)
+        ne_s = cdiv(ed, be_s)
         triton_seg.seg_state_kernel[(ne_s * h * items * plan.split,)](
             k, v, dec, L, SPLIT=plan.split, BK=kp, BE=be_s, NE=ne_s, IEEE=ieee, **com, **launch("seg")
         )
@@ -170,12 +169,12 @@ def _bwd(
     if plan.use_seg:
         be = tile("dv", ep, kp)
         M = _empty(plan.num_items, h, kd, ed, dtype=torch.float32, device=q.device)
-        triton_seg.seg_grad_kernel[(triton.cdiv(ed, be) * h * plan.num_items,)](
-            q, do, dec, M, scale=scale, BK=kp, BE=be, NE=triton.cdiv(ed, be), IEEE=ieee, **com, **launch("seg")
+        triton_seg.seg_grad_kernel[(cdiv(ed, be) * h * plan.num_items,)](
+            q, do, dec, M, scale=scale, BK=kp, BE=be, NE=cdiv(ed, be), IEEE=ieee, **com, **launch("seg")
         )
     ds0 = _empty(*s0.shape, dtype=s0.dtype, device=s0.device) if s0_grad else None
     bk_q = tile("dq", kp, ep)
-    n_q = triton.cdiv(kd, bk_q) * h * plan.num_items
+    n_q = cdiv(kd, bk_q) * h * plan.num_items
     dsq = _empty(n_q if decay_grad else 1, dtype=torch.float32, device=q.device)
     opt = lambda x: x if x is not None else dummy  # noqa: E731
     tma = (
@@ -205,7 +204,7 @@ def _bwd(
         ENTERING=plan.coarse,
         BK=bk_q,
         BE=ep,
-        NK=triton.cdiv(kd, bk_q),
+        NK=cdiv(kd, bk_q),
         HAS_S0=s0 is not None,
         DECAY_GRAD=decay_grad,
         USE_SEG=plan.use_seg,
@@ -243,7 +242,7 @@ def _bwd(
         )
     else:
         bk = tile("dk", kp, ep)
-        n_k = triton.cdiv(kd, bk) * h * plan.num_items
+        n_k = cdiv(kd, bk) * h * plan.num_items
         dsk = _empty(n_k if decay_grad else 1, dtype=torch.float32, device=q.device)
         triton_bwd.dk_kernel[(n_k,)](
             q,
@@ -259,7 +258,7 @@ def _bwd(
             scale=scale,
             BK=bk,
             BE=ep,
-            NK=triton.cdiv(kd, bk),
+            NK=cdiv(kd, bk),
             STORE_DS0=s0_grad,
             DECAY_GRAD=decay_grad,
             ACC=acc_qk,
@@ -267,7 +266,7 @@ def _bwd(
             **launch("dk"),
         )
         be = tile("dv", ep, kp)
-        triton_bwd.dv_kernel[(triton.cdiv(ed, be) * h * plan.num_items,)](
+        triton_bwd.dv_kernel[(cdiv(ed, be) * h * plan.num_items,)](
             q,
             k,
             do,
@@ -278,7 +277,7 @@ def _bwd(
             scale=scale,
             BK=kp,
             BE=be,
-            NE=triton.cdiv(ed, be),
+            NE=cdiv(ed, be),
             ACC=acc_v,
             **rev,
             **launch("dv"),
@@ -392,8 +391,8 @@ MAX_DIM = 128
 
 
 def _pieces(n: int) -> list[slice]:
-    parts = triton.cdiv(n, MAX_DIM)
-    size = triton.cdiv(n, parts)
+    parts = cdiv(n, MAX_DIM)
+    size = cdiv(n, parts)
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
@@ -425,7 +424,7 @@ def triton_lightning_attn(
                 kp = pad(kw)
                 be = tile("fwd", pad(ew), kp)
                 tma = _use_tma(q[..., ks], k[..., ks], v[..., es], None, cu, kp, be, (kd, ed))
-                plans[(kw, ew)] = make_plan(b, t, h, triton.cdiv(ew, be), cu, chunks, segment_len, q.device, tma)
+                plans[(kw, ew)] = make_plan(b, t, h, cdiv(ew, be), cu, chunks, segment_len, q.device, tma)
     dec = None if decay is None else decay.to(torch.float32).contiguous()
     s0 = None if initial_state is None else initial_state.contiguous()
     args = (q, k, v, dec, s0, scale, cu, plans, output_final_state)

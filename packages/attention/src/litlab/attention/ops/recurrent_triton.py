@@ -12,6 +12,8 @@ import torch
 import triton
 import triton.language as tl
 
+from litlab.attention.ops.triton_common import cdiv, next_pow2
+
 
 @triton.jit
 def _step_kernel(
@@ -57,9 +59,9 @@ def step_triton(q, k, v, state, decay, scale):
     q, k, v, state = q.contiguous(), k.contiguous(), v.contiguous(), state.contiguous()
     new_state = torch.empty_like(state)
     o = torch.empty(n, h, e, dtype=q.dtype, device=q.device)
-    bd = max(16, triton.next_power_of_2(d))
-    be = max(16, min(triton.next_power_of_2(e), 8192 // bd))
+    bd = max(16, next_pow2(d))
+    be = max(16, min(next_pow2(e), 8192 // bd))
     dec = decay.to(torch.float32).contiguous() if decay is not None else state
-    grid = (triton.cdiv(e, be), n * h)
+    grid = (cdiv(e, be), n * h)
     _step_kernel[grid](q, k, v, state, new_state, o, dec, scale, h, d, e, bd, be, decay is not None, num_warps=4)
     return o, new_state

@@ -166,6 +166,16 @@ def grad_leaving(
     return acc
 
 
+def cdiv(a: int, b: int) -> int:
+    """ceil(a / b) on the host (``triton.cdiv`` is a jit function: a few microseconds per host call)."""
+    return -(-a // b)
+
+
+def next_pow2(n: int) -> int:
+    """The smallest power of two >= n (n >= 1), on the host."""
+    return 1 << (n - 1).bit_length()
+
+
 def pad(n: int) -> int:
     """Tile width for a head dim: the next power of two, at least 16 (tl.dot needs it)."""
-    return max(16, triton.next_power_of_2(n))
+    return max(16, next_pow2(n))

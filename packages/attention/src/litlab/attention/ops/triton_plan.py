@@ -7,8 +7,8 @@ import functools
 from dataclasses import dataclass
 
 import torch
-import triton
 
+from litlab.attention.ops.triton_common import cdiv, next_pow2
 from litlab.attention.ops.triton_config import CONFIG
 
 
@@ -70,45 +70,64 @@ def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device, tma: bool = False
     local-state pass). Only the TMA forward (``tma``) runs several merged segments; the pointer forward merges
     only into whole sequences (its 2 programs per SM, 90 KB each, lost to fewer, longer ones at 32k-64k:
     BENCHMARKS.md run 17). ``CONFIG["seg_split"]`` (``"coarse_split"`` for merged segments) cuts each forward
-    segment into pieces for the local-state pass, so that pass has enough programs of its own."""
+    segment into pieces for the local-state pass, so that pass has enough programs of its own. Uniform batches'
+    plans are cached (they depend only on shapes, the SM count and the CONFIG keys read here): planning is host
+    time spent on every call, and the forward's GPU time is a few hundred microseconds."""
     chunk = max(chunks)
-    lens = None if cu_seqlens is None else (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
-    n_seq = b if lens is None else len(lens)
+    if seg is not None and (seg < 1 or seg % chunk):
+        raise ValueError(f"segment_len: got {seg}, expected a positive multiple of chunk_size {chunk}")
     sms = _sms(device)
-    per = b * h * tiles  # programs per segment index (uniform batch)
+    if cu_seqlens is None:
+        return _uniform_plan(b, t, h, tiles, tuple(chunks), seg, sms, bool(tma), tuple(CONFIG[k] for k in _KEYS))
+    lens = (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
+    if seg is None:
+        seg = cdiv(max(1, t * h * tiles // (CONFIG["programs_per_sm"] * sms)), chunk) * chunk
+    pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, cdiv(ln, seg)))]
+    items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
+    return Plan(len(lens), t, *chunks, seg, 0, items, len(pairs), len(pairs) > len(lens), 1, seg, 0)
+
+
+# the CONFIG keys a uniform batch's plan depends on (part of its cache key)
+_KEYS = (
+    "programs_per_sm",
+    "seg_round",
+    "fwd_fill",
+    "fwd_programs_per_sm",
+    "seg_split",
+    "coarse_split",
+    "split_programs_per_sm",
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _uniform_plan(b, t, h, tiles, chunks, seg, sms, tma, config) -> Plan:
+    cfg = dict(zip(_KEYS, config))
+    chunk = max(chunks)
+    per = b * h * tiles  # programs per segment index
     auto = seg is None
     if seg is None:
-        want = CONFIG["programs_per_sm"] * sms
-        if lens is None:
-            fit = triton.cdiv(want, per) if CONFIG["seg_round"] == "up" else max(1, want // per)
-            g = 1 if per >= sms else min(fit, triton.cdiv(t, chunk))
-            seg = triton.cdiv(triton.cdiv(t, g), chunk) * chunk
-        else:
-            seg = triton.cdiv(max(1, t * h * tiles // want), chunk) * chunk
-    elif seg < 1 or seg % chunk:
-        raise ValueError(f"segment_len: got {seg}, expected a positive multiple of chunk_size {chunk}")
-    if lens is None:
-        g = triton.cdiv(t, seg)
-        r = 1
-        want_f = CONFIG["fwd_fill"] * CONFIG["fwd_programs_per_sm"] * sms
-        while auto and r < g and per * triton.cdiv(g, 2 * r) >= want_f:
-            r *= 2
-        fwd_g = triton.cdiv(t, seg * r)
-        if fwd_g > 1 and not tma:
-            r, fwd_g = 1, g
-        key = "coarse_split" if r > 1 else "seg_split"
-        split = _split(per, fwd_g, seg * r // chunk, sms, CONFIG[key]) if fwd_g > 1 else 1
-        return Plan(n_seq, t, *chunks, seg, g, None, b * g, g > 1, split, seg * r, fwd_g, tma)
-    pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, triton.cdiv(ln, seg)))]
-    items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
-    return Plan(n_seq, t, *chunks, seg, 0, items, len(pairs), len(pairs) > n_seq, 1, seg, 0)
+        want = cfg["programs_per_sm"] * sms
+        fit = cdiv(want, per) if cfg["seg_round"] == "up" else max(1, want // per)
+        g = 1 if per >= sms else min(fit, cdiv(t, chunk))
+        seg = cdiv(cdiv(t, g), chunk) * chunk
+    g = cdiv(t, seg)
+    r = 1
+    want_f = cfg["fwd_fill"] * cfg["fwd_programs_per_sm"] * sms
+    while auto and r < g and per * cdiv(g, 2 * r) >= want_f:
+        r *= 2
+    fwd_g = cdiv(t, seg * r)
+    if fwd_g > 1 and not tma:
+        r, fwd_g = 1, g
+    want = cfg["coarse_split"] if r > 1 else cfg["seg_split"]
+    split = _split(per, fwd_g, seg * r // chunk, sms, want, cfg["split_programs_per_sm"]) if fwd_g > 1 else 1
+    return Plan(b, t, *chunks, seg, g, None, b * g, g > 1, split, seg * r, fwd_g, tma)
 
 
-def _split(per: int, g: int, chunks_per_seg: int, sms: int, want) -> int:
+def _split(per: int, g: int, chunks_per_seg: int, sms: int, want, per_sm: int) -> int:
     """Pieces per segment for the local-state pass: a power of two dividing the segment's chunk count; "auto"
-    aims for split_programs_per_sm x SMs programs over the g - 1 segments whose states are read."""
+    aims for per_sm (split_programs_per_sm) x SMs programs over the g - 1 segments whose states are read."""
     if want == "auto":
-        want = triton.next_power_of_2(triton.cdiv(CONFIG["split_programs_per_sm"] * sms, per * (g - 1)))
+        want = next_pow2(cdiv(per_sm * sms, per * (g - 1)))
     split = 1
     while split * 2 <= want and chunks_per_seg % (split * 2) == 0:
         split *= 2
