@@ -301,6 +301,34 @@ def test_whole_sequence_forward_with_segmented_backward_matches_naive(monkeypatc
     assert launched[:3] == ["fwd_whole", "seg", "dq"]  # no local-state pass before the forward; seg_grad, dq
 
 
+def test_cached_plans_follow_the_config_and_the_sm_count(monkeypatch):
+    """Uniform batches' plans are cached: a CONFIG key the plan reads or another SM count gives the plan worked
+    out afresh (here: 8 SMs, B*H = 2, T = 100, chunks 16), never the one cached before the change; the host
+    helpers agree with Triton's."""
+    import triton
+
+    from litlab.attention.ops.triton_common import cdiv, next_pow2
+
+    for a in range(1, 300):
+        assert cdiv(a, 16) == triton.cdiv(a, 16) and next_pow2(a) == triton.next_power_of_2(a)
+    dev = torch.device(DEV)
+    coarse_forward(monkeypatch)
+    plan = lambda: triton_plan.make_plan(1, 100, 2, 1, None, (16, 16), None, dev, tma=True)  # noqa: E731
+    assert (plan().g, plan().fwd_g, plan().split) == (7, 2, 4)  # as in the coarse test below
+    assert plan() is plan()  # cached
+    monkeypatch.setitem(triton_config.CONFIG, "programs_per_sm", 1)  # 8 programs: 4 segments of 32
+    assert (plan().g, plan().seg) == (4, 32)
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_fill", 1.0)  # the forward wants 8 programs: nothing merged
+    assert (plan().fwd_g, plan().fwd_seg) == (4, 32)
+    monkeypatch.setitem(triton_config.CONFIG, "fwd_fill", 0.5)
+    monkeypatch.setitem(triton_config.CONFIG, "coarse_split", 1)
+    assert (plan().fwd_g, plan().split) == (2, 1)
+    monkeypatch.setattr(triton_plan, "_sms", lambda device: 2)  # B*H = 2 programs fill 2 SMs: whole sequences
+    assert (plan().g, plan().use_seg) == (1, False)
+    with pytest.raises(ValueError, match="segment_len: got 24, expected a positive multiple of chunk_size 16"):
+        triton_plan.make_plan(1, 100, 2, 1, None, (16, 16), 24, dev)
+
+
 def coarse_forward(monkeypatch, sms=8):
     """A GPU of ``sms`` SMs, 2 programs per SM for the backward's segments, the forward's merged while it keeps
     0.5 x 1 x SMs programs."""

@@ -12,9 +12,10 @@ from litlab.attention.ops.triton_common import cdiv, next_pow2
 from litlab.attention.ops.triton_config import CONFIG
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """How the token axis is cut: N sequences, items = (sequence, segment) pairs, chunk C, segment SEG."""
+    """How the token axis is cut: N sequences, items = (sequence, segment) pairs, chunk C, segment SEG. Frozen:
+    uniform batches share cached plans (make_plan)."""
 
     n_seq: int
     t: int  # tokens per sequence (uniform batch) or total packed tokens (varlen)
