@@ -1,4 +1,4 @@
-"""The public sequence model: a stack of pre-norm residual blocks of lightning/softmax attention.
+"""The public sequence model: a stack of residual blocks of lightning/softmax attention.
 
 Block (pre-norm, arXiv 2002.04745): x <- x + Mixer(RMSNorm(x)); x <- x + FFN(RMSNorm(x)); a final
 RMSNorm gives the hidden states. Mixers follow the layer pattern of `BackboneConfig`
@@ -32,39 +32,62 @@ class BackboneState:
 
 
 class Block(nn.Module):
-    """Pre-norm residual block around one mixer (attention) and one FFN."""
+    """Residual block around one mixer (attention) and one FFN.
 
-    def __init__(self, mixer: nn.Module, ffn: nn.Module, dim: int, eps: float) -> None:
+    residual="prenorm": x <- alpha*x + beta*F(RMSNorm(x)); "minimax_postnorm" (MiniMax-01, arXiv 2501.08313,
+    as in its released code): h = RMSNorm(x), x <- alpha*h + beta*F(h). alpha = beta = 1 adds nothing.
+    """
+
+    def __init__(
+        self, mixer: nn.Module, ffn: nn.Module, dim: int, eps: float,
+        residual: str = "prenorm", alpha: float = 1.0, beta: float = 1.0,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.mixer_norm, self.mixer = RMSNorm(dim, eps=eps), mixer
         self.ffn_norm, self.ffn = RMSNorm(dim, eps=eps), ffn
+        self.postnorm, self.alpha, self.beta = residual == "minimax_postnorm", float(alpha), float(beta)
+
+    def _norm(self, x: Tensor, norm: nn.Module) -> tuple[Tensor, Tensor]:
+        """(the residual branch, the sub-layer input) of x."""
+        h = norm(x)
+        return (h if self.postnorm else x), h
+
+    def _add(self, res: Tensor, y: Tensor) -> Tensor:
+        res = res if self.alpha == 1.0 else self.alpha * res
+        return res + (y if self.beta == 1.0 else self.beta * y)
+
+    def _ffn(self, x: Tensor) -> Tensor:
+        res, h = self._norm(x, self.ffn_norm)
+        return self._add(res, self.ffn(h))
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.mixer(self.mixer_norm(x))
-        return x + self.ffn(self.ffn_norm(x))
+        res, h = self._norm(x, self.mixer_norm)
+        return self._ffn(self._add(res, self.mixer(h)))
 
     def prefill(self, x: Tensor, state):
-        y, state = self.mixer.prefill(self.mixer_norm(x), state)
-        x = x + y
-        return x + self.ffn(self.ffn_norm(x)), state
+        res, h = self._norm(x, self.mixer_norm)
+        y, state = self.mixer.prefill(h, state)
+        return self._ffn(self._add(res, y)), state
 
     def step(self, x: Tensor, state):
-        y, state = self.mixer.step(self.mixer_norm(x), state)
-        x = x + y
-        return x + self.ffn(self.ffn_norm(x)), state
+        res, h = self._norm(x, self.mixer_norm)
+        y, state = self.mixer.step(h, state)
+        return self._ffn(self._add(res, y)), state
 
 
 def _mixer(cfg: BackboneConfig, kind: str, idx: int) -> nn.Module:
     if kind == "L":
         return LightningAttention(
-            cfg.dim, cfg.num_heads, cfg.head_dim, idx, cfg.num_layers, cfg.decay, cfg.learnable_decay, cfg.norm_eps
-        )
+            cfg.dim, cfg.num_heads, cfg.head_dim, idx, cfg.num_layers, cfg.decay, cfg.learnable_decay,
+            cfg.norm_eps if cfg.attn_norm_eps is None else cfg.attn_norm_eps,
+        )  # fmt: skip
     return SoftmaxAttention(
         cfg.dim,
         cfg.num_heads,
         cfg.head_dim,
         cfg.num_kv_heads,
         cfg.rope_theta,
+        rotary_dim=cfg.rotary_dim,
         ssmax=cfg.ssmax,
         ssmax_train_len=cfg.ssmax_train_len,
     )
@@ -100,17 +123,26 @@ class Backbone(nn.Module):
         ssmax: SSMaxMode = "off",
         ssmax_train_len: int = 1024,
         norm_eps: float = 1e-6,
+        attn_norm_eps: float | None = None,
+        rotary_dim: int | None = None,
+        residual: str = "prenorm",
+        residual_alpha: float = 1.0,
+        residual_beta: float = 1.0,
     ) -> None:
         super().__init__()
         cfg = BackboneConfig(
             dim, num_layers, num_heads, head_dim, pattern, ffn, ffn_hidden, num_experts, top_k, num_kv_heads,
             rope_theta, decay, learnable_decay, ssmax, ssmax_train_len, norm_eps,
+            attn_norm_eps=attn_norm_eps, rotary_dim=rotary_dim, residual=residual,
+            residual_alpha=residual_alpha, residual_beta=residual_beta,
         )  # fmt: skip
         self.config = cfg
         self.layer_types = cfg.layer_types()
         self.blocks = nn.ModuleList(
-            Block(_mixer(cfg, kind, i), _ffn(cfg), cfg.dim, cfg.norm_eps) for i, kind in enumerate(self.layer_types)
-        )
+            Block(_mixer(cfg, kind, i), _ffn(cfg), cfg.dim, cfg.norm_eps, cfg.residual, cfg.residual_alpha,
+                  cfg.residual_beta)
+            for i, kind in enumerate(self.layer_types)
+        )  # fmt: skip
         self.norm = RMSNorm(cfg.dim, eps=cfg.norm_eps)
         self.reset_parameters()
 

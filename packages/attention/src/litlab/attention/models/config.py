@@ -50,6 +50,17 @@ class BackboneConfig:
     """Training context that sets the initial (learn) or fixed (posthoc) SSMax scale."""
     norm_eps: float = 1e-6
     """RMSNorm epsilon."""
+    attn_norm_eps: float | None = None
+    """Epsilon of the RMSNorm inside lightning layers (after the attention); None: norm_eps."""
+    rotary_dim: int | None = None
+    """Channels rotated by RoPE in softmax layers (even, <= head_dim); None: all (MiniMax-01 rotates 64 of 128)."""
+    residual: Literal["prenorm", "minimax_postnorm"] = "prenorm"
+    """Residual scheme per sub-layer F: 'prenorm' x <- alpha*x + beta*F(RMSNorm(x)); 'minimax_postnorm'
+    (MiniMax-01) h = RMSNorm(x), x <- alpha*h + beta*F(h), the residual taken from the normalised input."""
+    residual_alpha: float = 1.0
+    """alpha of the residual scheme (MiniMax-01: (2N)^(1/4) for N layers)."""
+    residual_beta: float = 1.0
+    """beta of the residual scheme."""
 
     def __post_init__(self) -> None:
         for name in ("dim", "num_layers", "num_heads", "head_dim", "num_experts", "top_k"):
@@ -62,6 +73,8 @@ class BackboneConfig:
             raise ValueError(f"BackboneConfig.ffn must be 'swiglu' or 'moe', got {self.ffn!r}")
         if self.top_k > self.num_experts:
             raise ValueError(f"BackboneConfig.top_k={self.top_k} exceeds num_experts={self.num_experts}")
+        if self.residual not in ("prenorm", "minimax_postnorm"):
+            raise ValueError(f"BackboneConfig.residual must be 'prenorm' or 'minimax_postnorm', got {self.residual!r}")
         kv = self.num_heads if self.num_kv_heads is None else self.num_kv_heads
         if kv < 1 or self.num_heads % kv:
             raise ValueError(f"BackboneConfig.num_kv_heads must divide num_heads={self.num_heads}, got {kv}")
