@@ -129,6 +129,6 @@ def test_gym_env_ends_with_terminated_or_truncated():
     assert (obs, r, term, trunc) == (cell(spec, 7, 8), 1.0, True, False)
     env = gym.make("litlab/DarkRoom-v0").unwrapped
     env.reset(seed=0)
-    for t in range(spec.horizon):
+    for _ in range(spec.horizon):
         _, _, term, trunc, _ = env.step(NOOP)
     assert trunc and not term

@@ -50,7 +50,8 @@ class GridSpec:
         """Task ids [N] -> target cells [N, 2, 2] (goal, goal) or (key, door) as (row, col)."""
         tasks = np.asarray(tasks, dtype=np.int64)
         if tasks.size and (tasks.min() < 0 or tasks.max() >= self.num_tasks):
-            raise ValueError(f"{self.name}: task ids must be in [0, {self.num_tasks}), got {tasks.min()}..{tasks.max()}")
+            lo, hi = tasks.min(), tasks.max()
+            raise ValueError(f"{self.name}: task ids must be in [0, {self.num_tasks}), got {lo}..{hi}")
         first, second = (tasks // self.num_cells, tasks % self.num_cells) if self.kind == "keydoor" else (tasks, tasks)
         cells = np.stack([first, second], axis=1)  # (N, 2) cell indices
         return np.stack([cells // self.size, cells % self.size], axis=-1)  # (N, 2, 2)
@@ -60,7 +61,8 @@ class GridSpec:
         perm = np.random.default_rng(self.split_seed).permutation(self.num_tasks)
         if self.num_train + self.num_test > self.num_tasks:
             raise ValueError(f"{self.name}: split {self.num_train}+{self.num_test} exceeds {self.num_tasks} tasks")
-        return {"train": np.sort(perm[: self.num_train]), "test": np.sort(perm[self.num_train : self.num_train + self.num_test])}
+        test = perm[self.num_train : self.num_train + self.num_test]
+        return {"train": np.sort(perm[: self.num_train]), "test": np.sort(test)}
 
 
 SPECS: dict[str, GridSpec] = {
