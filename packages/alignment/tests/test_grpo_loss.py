@@ -125,19 +125,19 @@ def test_all_equal_group_and_fully_truncated_group_contribute_nothing():
     for loss_type in ("grpo", "bnpo", "dr_grpo", "dapo"):
         loss, _ = grpo_loss(logp, None, None, adv, mask, loss_type=loss_type, max_completion_length=5)
         (grad,) = torch.autograd.grad(loss, logp)
-        assert float(loss) == 0.0 and bool((grad == 0).all()), loss_type
+        assert float(loss.detach()) == 0.0 and bool((grad == 0).all()), loss_type
     mask[:] = False  # nothing active at all: loss 0, finite
     loss, info = grpo_loss(logp, None, None, torch.ones(4, dtype=torch.float64), mask, loss_type="dapo")
-    assert float(loss) == 0.0 and float(info["clip_ratio/region_mean"]) == 0.0
+    assert float(loss.detach()) == 0.0 and float(info["clip_ratio/region_mean"]) == 0.0
 
 
 def test_single_active_token():
     logp, old = hand_inputs()
     mask = torch.zeros(2, 3, dtype=torch.bool)
     mask[1, 2] = True  # the token with loss 4
-    assert float(grpo_loss(logp, old, None, ADV, mask, loss_type="bnpo")[0]) == pytest.approx(4.0)
-    assert float(grpo_loss(logp, old, None, ADV, mask, loss_type="grpo")[0]) == pytest.approx(4.0 / 2)
-    assert float(grpo_loss(logp, old, None, ADV, mask, loss_type="dr_grpo", max_completion_length=3)[0]) == (
+    assert float(grpo_loss(logp, old, None, ADV, mask, loss_type="bnpo")[0].detach()) == pytest.approx(4.0)
+    assert float(grpo_loss(logp, old, None, ADV, mask, loss_type="grpo")[0].detach()) == pytest.approx(4.0 / 2)
+    assert float(grpo_loss(logp, old, None, ADV, mask, loss_type="dr_grpo", max_completion_length=3)[0].detach()) == (
         pytest.approx(4.0 / 6)
     )
 
