@@ -34,6 +34,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from litlab.shared.registry import Registry, load_registry
+from litlab.shared.results import RunResultsWriter
 
 # The CSV logger shares the TensorBoard logger's version folder on purpose (one folder per run).
 warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
@@ -147,6 +148,8 @@ class LitlabCLI(LightningCLI):
             isinstance(c, ModelCheckpoint) for c in given
         ):
             extra.append(ModelCheckpoint(save_last=True))
+        if not any(isinstance(c, RunResultsWriter) for c in given):
+            extra.append(RunResultsWriter())  # test_metrics.json / predictions.jsonl in the run folder
         return self._instantiate_trainer(config, extra)
 
 
