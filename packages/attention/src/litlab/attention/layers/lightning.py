@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from litlab.attention.layers.norm import RMSNorm
+from litlab.attention.layers.prefix import linear_prefix_outputs
 from litlab.attention.ops import lightning_attn, lightning_attn_step
 from litlab.attention.ops import slopes as decay_slopes
 
@@ -119,10 +120,13 @@ class LightningAttention(nn.Module):
         o = self.norm(o.flatten(-2))  # (.., H*d)
         return self.out_proj(torch.sigmoid(gate) * o)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Causal attention over x [B, T, C] from a zero state."""
+    def forward(self, x: Tensor, prefix_len: Tensor | None = None) -> Tensor:
+        """Causal attention over x [B, T, C] from a zero state. With prefix_len [B], the first prefix_len[b]
+        rows read the state after the whole prefix (layers/prefix.py: a non-causal pass seeding the causal part)."""
         q, k, v, gate = self._qkv(x)  # (B, T, H, d)
         o, _ = _attn(self, q, k, v)
+        if prefix_len is not None:
+            o = linear_prefix_outputs(o, q, k, v, self.decay(), prefix_len)
         return self._output(o, gate)
 
     def init_state(self, batch: int) -> Tensor:
@@ -130,10 +134,13 @@ class LightningAttention(nn.Module):
         device = self.qkv_proj.weight.device
         return torch.zeros(batch, self.num_heads, self.head_dim, self.head_dim, device=device)
 
-    def prefill(self, x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
-        """Process x [B, T, C] continuing from state [B, H, d, d]; returns (y, new state)."""
+    def prefill(self, x: Tensor, state: Tensor, prefix_len: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Process x [B, T, C] continuing from state [B, H, d, d]; returns (y, new state). prefix_len [B]:
+        a bidirectional prefix (from a zero state; the Backbone checks that)."""
         q, k, v, gate = self._qkv(x)
         o, state = _attn(self, q, k, v, initial_state=state, output_final_state=True)
+        if prefix_len is not None:
+            o = linear_prefix_outputs(o, q, k, v, self.decay(), prefix_len)
         return self._output(o, gate), state
 
     def step(self, x_t: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:

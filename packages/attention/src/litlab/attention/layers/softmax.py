@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from litlab.attention.layers.kv_cache import KVCache
+from litlab.attention.layers.prefix import prefix_lm_mask
 from litlab.attention.layers.rope import RotaryEmbedding
 from litlab.attention.layers.ssmax import SSMax, SSMaxMode
 
@@ -85,21 +86,29 @@ class SoftmaxAttention(nn.Module):
         b, _, t, _ = o.shape
         return self.out_proj(o.transpose(1, 2).reshape(b, t, self.num_heads * self.head_dim))
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Full causal attention over x [B, T, C] (training and scoring)."""
+    def forward(self, x: Tensor, prefix_len: Tensor | None = None) -> Tensor:
+        """Full causal attention over x [B, T, C] (training and scoring). With prefix_len [B] (checked by
+        the Backbone) row b sees its first prefix_len[b] tokens bidirectionally (explicit mask, layers/prefix.py)."""
         q, k, v = self._qkv(x, 0)
+        if prefix_len is not None:
+            return self._attend(q, k, v, prefix_lm_mask(prefix_len, x.shape[1]), causal=False)
         return self._attend(q, k, v, None, causal=True)
 
     def init_state(self, batch: int) -> KVCache:
         """An empty KV cache for `batch` sequences (buffers are allocated on the first token)."""
         return KVCache(batch, self.num_kv_heads, self.head_dim)
 
-    def prefill(self, x: Tensor, cache: KVCache) -> tuple[Tensor, KVCache]:
-        """Attend x [B, T, C] to the cache plus itself (causally); the cache grows by T."""
+    def prefill(self, x: Tensor, cache: KVCache, prefix_len: Tensor | None = None) -> tuple[Tensor, KVCache]:
+        """Attend x [B, T, C] to the cache plus itself (causally); the cache grows by T. prefix_len [B]:
+        a bidirectional prefix, only on an empty cache."""
         start = cache.length
+        if prefix_len is not None and start:
+            raise ValueError(f"prefix_len needs an empty cache (a prefix starts the sequence), cache has {start}")
         q, k, v = self._qkv(x, start)
         k_all, v_all = cache.append(k, v)
         t = x.shape[1]
+        if prefix_len is not None:
+            return self._attend(q, k_all, v_all, prefix_lm_mask(prefix_len, t), causal=False), cache
         if start == 0 or t == 1:
             return self._attend(q, k_all, v_all, None, causal=t > 1), cache
         rows = torch.arange(start, start + t, device=x.device)[:, None]

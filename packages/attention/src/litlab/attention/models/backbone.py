@@ -18,6 +18,7 @@ from litlab.attention.layers.ffn import MoE, SwiGLU
 from litlab.attention.layers.kv_cache import KVCache
 from litlab.attention.layers.lightning import DecayKind, LightningAttention
 from litlab.attention.layers.norm import RMSNorm
+from litlab.attention.layers.prefix import check_prefix_len
 from litlab.attention.layers.softmax import SoftmaxAttention
 from litlab.attention.layers.ssmax import SSMaxMode
 from litlab.attention.models.config import BackboneConfig, FFNKind
@@ -60,13 +61,13 @@ class Block(nn.Module):
         res, h = self._norm(x, self.ffn_norm)
         return self._add(res, self.ffn(h))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, **mixer_kwargs) -> Tensor:
         res, h = self._norm(x, self.mixer_norm)
-        return self._ffn(self._add(res, self.mixer(h)))
+        return self._ffn(self._add(res, self.mixer(h, **mixer_kwargs)))
 
-    def prefill(self, x: Tensor, state):
+    def prefill(self, x: Tensor, state, **mixer_kwargs):
         res, h = self._norm(x, self.mixer_norm)
-        y, state = self.mixer.prefill(h, state)
+        y, state = self.mixer.prefill(h, state, **mixer_kwargs)
         return self._ffn(self._add(res, y)), state
 
     def step(self, x: Tensor, state):
@@ -164,22 +165,40 @@ class Backbone(nn.Module):
             want = "[B, T, C]" if ndim == 3 else "[B, C]"
             raise ValueError(f"Backbone: x has shape {tuple(x.shape)}, expected {want} with C={self.config.dim}")
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Hidden states [B, T, C] of embeddings x [B, T, C]."""
+    def _prefix_kwargs(self, x: Tensor, prefix_len: Tensor | int | None) -> dict:
+        if prefix_len is None:
+            return {}
+        return {"prefix_len": check_prefix_len(prefix_len, x.shape[0], x.shape[1], x.device)}
+
+    def forward(self, x: Tensor, prefix_len: Tensor | int | None = None) -> Tensor:
+        """Hidden states [B, T, C] of embeddings x [B, T, C].
+
+        prefix_len (int or LongTensor [B], optional): prefix-LM attention. Row b attends bidirectionally
+        among its first prefix_len[b] tokens and causally after them (softmax layers: an explicit mask;
+        lightning layers: the prefix reads the state after the whole prefix, which seeds the causal part;
+        see layers/prefix.py). None (default) is plain causal attention.
+        """
         self._check(x, 3)
+        kwargs = self._prefix_kwargs(x, prefix_len)
         for block in self.blocks:
-            x = block(x)
+            x = block(x, **kwargs)
         return self.norm(x)
 
     def init_state(self, batch: int) -> BackboneState:
         """An empty decoding state for `batch` sequences."""
         return BackboneState([block.mixer.init_state(batch) for block in self.blocks], 0)
 
-    def prefill(self, x: Tensor, state: BackboneState) -> tuple[Tensor, BackboneState]:
-        """Process a chunk x [B, T, C] in parallel, continuing from `state` (updated and returned)."""
+    def prefill(
+        self, x: Tensor, state: BackboneState, prefix_len: Tensor | int | None = None
+    ) -> tuple[Tensor, BackboneState]:
+        """Process a chunk x [B, T, C] in parallel, continuing from `state` (updated and returned).
+        prefix_len as in `forward`, only on a fresh state; `step` then decodes causally after it."""
         self._check(x, 3)
+        if prefix_len is not None and state.length:
+            raise ValueError(f"Backbone.prefill: prefix_len needs a fresh state, this one holds {state.length} tokens")
+        kwargs = self._prefix_kwargs(x, prefix_len)
         for i, block in enumerate(self.blocks):
-            x, state.layers[i] = block.prefill(x, state.layers[i])
+            x, state.layers[i] = block.prefill(x, state.layers[i], **kwargs)
         state.length += x.shape[1]
         return self.norm(x), state
 
