@@ -8,7 +8,7 @@ import torch
 
 from litlab.robotics import FASTTokenizer, fast_coefficients
 from litlab.robotics.data.synthetic import spline_chunks
-from litlab.robotics.experiments.spline_toy import SplineToy
+from litlab.robotics.spline_toy.module import SplineToy
 
 pytestmark = pytest.mark.gpu
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from litlab.robotics.experiments.spline_data import ActionCodec, spline_toy_batch
-from litlab.robotics.experiments.spline_toy import SplineToy
+from litlab.robotics.spline_toy.data import ActionCodec, spline_toy_batch
+from litlab.robotics.spline_toy.module import SplineToy
 
 ROOT = Path(__file__).resolve().parents[3]
 

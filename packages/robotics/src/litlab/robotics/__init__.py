@@ -3,7 +3,7 @@ datasets, the PointMass2D demonstration simulator and the paper's spline toy."""
 
 from litlab.robotics.data.chunks import ActionChunkDataModule, ActionChunkDataset
 from litlab.robotics.data.lerobot_v3 import LeRobotV3Dataset, write_lerobot_v3
-from litlab.robotics.experiments.spline_toy import SplineToy
+from litlab.robotics.spline_toy.module import SplineToy
 from litlab.robotics.sims.pointmass2d import PointMass2DEnv
 from litlab.robotics.tokenizers import (
     BinningTokenizer,

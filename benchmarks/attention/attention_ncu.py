@@ -1,0 +1,62 @@
+"""Driver for Nsight Compute: runs litlab's Lightning Attention-2 forward (and optionally forward+backward) a
+few times and marks the last call with an NVTX range "prof", so that `ncu --nvtx --nvtx-include prof/` reads the
+hardware counters of exactly one call's kernels. 64k tokens per call, H=16, bf16, ALiBi slopes, as in
+``attention_kernels.py``. Used by the ``ncu`` step of ``attention_gpu_run.sh``:
+
+    ncu --clock-control none --nvtx --nvtx-include prof/ --section SpeedOfLight \\
+        python benchmarks/attention/attention_ncu.py --t 32768 --config '{"fwd": {"elems": 16384, "num_warps": 8}}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from litlab.attention.ops import lightning_attn, slopes
+from litlab.attention.ops.triton_config import CONFIG
+
+H, TOKENS = 16, 65536
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--t", type=int, default=8192)
+    ap.add_argument("--d", type=int, default=128)
+    ap.add_argument("--no-decay", action="store_true")
+    ap.add_argument("--backward", action="store_true", help="profile forward+backward, not the forward alone")
+    ap.add_argument("--config", default="", help="JSON merged into triton_config.CONFIG (per kernel kind)")
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    for key, val in (json.loads(args.config) if args.config else {}).items():
+        CONFIG[key] = {**CONFIG[key], **val} if isinstance(val, dict) else val
+    b = max(1, TOKENS // args.t)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (
+        torch.randn(b, args.t, H, args.d, device="cuda", dtype=torch.bfloat16, generator=gen).mul_(0.1)
+        for _ in range(3)
+    )
+    s = None if args.no_decay else slopes(H, kind="alibi").cuda()
+    if args.backward:
+        q, k, v = (x.requires_grad_() for x in (q, k, v))
+    do = torch.randn_like(v)
+
+    def call():
+        o = lightning_attn(q, k, v, s, scale=1.0)[0]
+        if args.backward:
+            torch.autograd.grad(o, (q, k, v), do)
+
+    for i in range(args.reps):
+        if i == args.reps - 1:
+            torch.cuda.nvtx.range_push("prof")
+        with torch.no_grad() if not args.backward else torch.enable_grad():
+            call()
+        torch.cuda.synchronize()
+        if i == args.reps - 1:
+            torch.cuda.nvtx.range_pop()
+    print(f"T={args.t} B={b} D={args.d} decay={s is not None} config={json.dumps(args.config)}: ran {args.reps} calls")
+
+
+if __name__ == "__main__":
+    main()

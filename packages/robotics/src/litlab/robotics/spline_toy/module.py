@@ -1,0 +1,169 @@
+"""The spline toy of FAST (arXiv 2501.09747, Sec. IV, Fig. 3): an autoregressive transformer predicts a
+cubic spline from its four knots, with naive binning tokens or FAST tokens, at sampling rates T.
+
+Claim under test: with binning, per-token information vanishes as T grows, so the model learns to copy
+the previous token and the prediction error rises steeply; FAST keeps it low at every T.
+
+Model: the four ``(x, y)`` points are projected to conditioning embeddings, followed by BOS and the action
+tokens; ``litlab.attention.Backbone`` (softmax layers with RoPE) and a linear head predict the next token
+(cross-entropy on action tokens and, for FAST, EOS). Evaluation is greedy decoding restricted to the
+action ids (+ EOS for FAST), MSE against the true curve.
+"""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from litlab.attention import Backbone
+from litlab.robotics.spline_toy.data import ActionCodec, spline_toy_batch
+
+__all__ = ["SplineToyModel", "SplineToy"]
+
+
+class SplineToyModel(nn.Module):
+    """Points ``[B, 4, 2]`` + action tokens ``[B, L]`` -> next-token logits ``[B, L, V]``."""
+
+    def __init__(self, vocab_size: int, dim: int = 128, num_layers: int = 2, num_heads: int = 4):
+        super().__init__()
+        self.point_proj = nn.Linear(2, dim)
+        self.embed = nn.Embedding(vocab_size, dim)
+        self.backbone = Backbone(dim, num_layers, num_heads, dim // num_heads, pattern="S")
+        self.head = nn.Linear(dim, vocab_size, bias=False)
+
+    def forward(self, points: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([self.point_proj(points), self.embed(tokens)], dim=1)  # (B, 4 + L, C)
+        return self.head(self.backbone(x)[:, points.shape[1] :])  # (B, L, V)
+
+    @torch.no_grad()
+    def generate(self, points: torch.Tensor, bos: int, steps: int, allowed: torch.Tensor, eos: int | None):
+        """Greedy decoding of up to ``steps`` tokens (stops early once every row emitted ``eos``)."""
+        b = points.shape[0]
+        state = self.backbone.init_state(b)
+        start = torch.cat([self.point_proj(points), self.embed(torch.full((b, 1), bos, device=points.device))], 1)
+        h, state = self.backbone.prefill(start, state)
+        h = h[:, -1]
+        out, done = [], torch.zeros(b, dtype=torch.bool, device=points.device)
+        for _ in range(steps):
+            logits = self.head(h).masked_fill(~allowed.to(h.device), float("-inf"))
+            nxt = logits.argmax(-1)
+            out.append(nxt)
+            if eos is not None:
+                done |= nxt == eos
+                if done.all():
+                    break
+            h, state = self.backbone.step(self.embed(nxt), state)
+        return torch.stack(out, 1).tolist()
+
+
+class _Pool(Dataset):
+    def __init__(self, points, curves):
+        self.points, self.curves = points, curves
+
+    def __len__(self):
+        return len(self.curves)
+
+    def __getitem__(self, i):
+        return i
+
+
+class SplineToy(L.LightningModule):
+    """Train one tokenizer arm of the spline toy at one sampling rate; makes its own data.
+
+    Args:
+        tokenizer: ``"binning"`` (T tokens of 256 bins) or ``"fast"`` (scale 10, vocab 1024).
+        horizon: number of samples T of the curve (the "sampling rate").
+        n_train: size of the training pool (FAST is fitted on it).
+        n_val: held-out curves for the greedy-decoding evaluation.
+        batch_size: curves per step.
+        dim: model width.
+        num_layers: transformer layers.
+        lr: peak AdamW learning rate (linear warm-up, cosine decay to 10%).
+        warmup_steps: warm-up steps.
+        max_steps: total steps (for the schedule; set it equal to the trainer's).
+        seed: data seed (validation uses seed + 1).
+    """
+
+    def __init__(
+        self,
+        tokenizer: str = "fast",
+        horizon: int = 50,
+        n_train: int = 4000,
+        n_val: int = 128,
+        batch_size: int = 16,
+        dim: int = 128,
+        num_layers: int = 2,
+        lr: float = 1e-3,
+        warmup_steps: int = 50,
+        max_steps: int = 1000,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.train_points, self.train_curves = spline_toy_batch(n_train, horizon, seed)
+        self.val_points, self.val_curves = spline_toy_batch(n_val, horizon, seed + 1)
+        self.codec = ActionCodec(tokenizer, horizon, self.train_curves)
+        self.model = SplineToyModel(self.codec.vocab_size, dim, num_layers)
+        # the training pool, tokenized once: points [N, 4, 2], teacher-forcing inputs/targets [N, L_max]
+        # (PAD / -100 after a shorter sequence's end change nothing: attention is causal)
+        self._pool = (torch.as_tensor(self.train_points, dtype=torch.float32), *self.codec.batch(self.train_curves))
+
+    def on_fit_start(self):
+        self._pool = tuple(t.to(self.device) for t in self._pool)  # index on the device, no host sync
+
+    def training_step(self, idx, _):
+        points, inp, tgt = (t[idx.to(t.device)] for t in self._pool)
+        logits = self.model(points, inp)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), tgt.flatten())
+        mask = tgt >= 0
+        acc = ((logits.argmax(-1) == tgt) & mask).sum() / mask.sum()
+        self.log_dict({"train/loss": loss, "train/token_acc": acc}, prog_bar=True)
+        return loss
+
+    def evaluate(self, n: int | None = None) -> dict:
+        """Greedy decoding on the held-out curves: MSE, strict failures, copy fractions."""
+        n = n or len(self.val_curves)
+        points = torch.as_tensor(self.val_points[:n], dtype=torch.float32, device=self.device)
+        eos = self.codec.eos if self.codec.kind == "fast" else None
+        gen = self.model.generate(points, self.codec.bos, self.codec.budget, self.codec.allowed(), eos)
+        curves, failures = self.codec.decode(gen)
+        truth = self.codec.encode(self.val_curves[:n])
+        copy = lambda seqs: np.mean([np.mean(np.diff(s) == 0) for s in seqs if len(s) > 1])  # noqa: E731
+        gen_actions = [s[: s.index(self.codec.eos)] if self.codec.eos in s else s for s in gen]
+        return {
+            "mse": float(np.mean((curves - self.val_curves[:n]) ** 2)),
+            "decode_failures": failures / n,
+            "copy_frac_pred": float(copy(gen_actions)),
+            "copy_frac_true": float(copy([s[:-1] if eos is not None else s for s in truth])),
+        }
+
+    def validation_step(self, idx, _):
+        if idx[0] == 0:
+            self.log_dict({f"val/{k}": v for k, v in self.evaluate().items()})
+
+    def train_dataloader(self):
+        return DataLoader(
+            _Pool(self.train_points, self.train_curves), self.hparams.batch_size, shuffle=True, drop_last=True
+        )
+
+    def val_dataloader(self):
+        return DataLoader(_Pool(self.val_points, self.val_curves), len(self.val_curves))
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, betas=(0.9, 0.95), weight_decay=0.01)
+        warm, total = self.hparams.warmup_steps, max(self.hparams.max_steps, 1)
+
+        def schedule(step):
+            if step < warm:
+                return (step + 1) / warm
+            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule), "interval": "step"},
+        }
