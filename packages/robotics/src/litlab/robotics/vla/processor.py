@@ -38,7 +38,7 @@ TEXT_OFFSET, STATE_OFFSET, STATE_BINS = 3, 259, 256
 ACTION_OFFSET = STATE_OFFSET + STATE_BINS
 BAR = TEXT_OFFSET + ord("|")  # the terminator after the action tokens
 FORMAT_VERSION = 1
-ActionKind = Literal["fast", "binning"]
+ActionKind = Literal["fast", "binning", "continuous"]
 
 
 def stats_fingerprint(action_q: tuple, state_q: tuple) -> str:
@@ -61,7 +61,7 @@ class VLAProcessor:
     """Normalizers plus text, state and action tokenizers, saved and loaded as one folder.
 
     Args:
-        kind: ``"fast"`` or ``"binning"`` action tokens.
+        kind: ``"fast"`` or ``"binning"`` action tokens, or ``"continuous"`` (no action tokens: the flow head).
         horizon: chunk length H.
         action_norm, state_norm: fitted :class:`QuantileNormalizer` of actions and states.
         fast: fitted :class:`FASTTokenizer` (``kind="fast"``).
@@ -72,8 +72,8 @@ class VLAProcessor:
     def __init__(self, kind: ActionKind, horizon: int, action_norm: QuantileNormalizer,
                  state_norm: QuantileNormalizer, fast: FASTTokenizer | None = None, bins: int = 256,
                  text_len: int = 64):
-        if kind not in ("fast", "binning"):
-            raise ValueError(f"kind must be 'fast' or 'binning', got {kind!r}")
+        if kind not in ("fast", "binning", "continuous"):
+            raise ValueError(f"kind must be 'fast', 'binning' or 'continuous', got {kind!r}")
         if kind == "fast" and (fast is None or fast.bpe is None):
             raise ValueError("kind='fast' needs a fitted FASTTokenizer (fast=...)")
         if horizon < 1 or text_len < 24:
@@ -82,7 +82,7 @@ class VLAProcessor:
         self.action_norm, self.state_norm, self.fast = action_norm, state_norm, fast
         self.binning = BinningTokenizer(bins)
         self.action_dim, self.state_dim = action_norm.dim, state_norm.dim
-        self.action_vocab = fast.vocab_size if kind == "fast" else bins
+        self.action_vocab = {"fast": fast.vocab_size if fast else 0, "binning": bins, "continuous": 0}[kind]
         self.vocab_size = ACTION_OFFSET + self.action_vocab
 
     # ------------------------------------------------------------------ construction
@@ -158,6 +158,8 @@ class VLAProcessor:
     # ------------------------------------------------------------------ actions
     def encode_actions(self, actions_norm) -> list[list[int]]:
         """Normalized chunks ``[B, H, D]`` -> postfix id lists ``<action ids> "|" EOS``."""
+        if self.kind == "continuous":
+            raise ValueError("a 'continuous' processor has no action tokens (the flow head reads actions directly)")
         if self.kind == "fast":
             raw = self.fast.encode(actions_norm)
         else:
