@@ -70,19 +70,22 @@ def test_tokenization_is_cached_and_split_is_disjoint(tmp_path):
         (tmp_path / f"doc{i}.txt").write_text(doc)
     dm = _dm(str(tmp_path / "*.txt"), tmp_path)
     cached = sorted(p for p in os.listdir(tmp_path / "cache") if p.startswith(("tokens-", "bpe-")))
-    assert len(cached) == 3  # tokenizer + train + val token streams
+    assert len(cached) == 4  # tokenizer + train + val + test token streams
     stamps = {p: os.path.getmtime(tmp_path / "cache" / p) for p in cached}
     dm2 = _dm(str(tmp_path / "*.txt"), tmp_path)
     assert {p: os.path.getmtime(tmp_path / "cache" / p) for p in cached} == stamps
     assert np.array_equal(dm.val_tokens, dm2.val_tokens)
     eos = dm.eos_token_id
-    val_docs = {
+    held_out = {
         dm.decode(d.tolist())
-        for d in np.split(np.asarray(dm.val_tokens), np.where(np.asarray(dm.val_tokens) == eos)[0] + 1)
+        for toks in (np.asarray(dm.val_tokens), np.asarray(dm.test_tokens))
+        for d in np.split(toks, np.where(toks == eos)[0] + 1)
         if len(d)
     }
     train_text = dm.decode(np.asarray(dm.train_tokens).tolist())
-    assert all(v.replace("<|endoftext|>", "") not in train_text for v in val_docs)
+    assert all(v.replace("<|endoftext|>", "") not in train_text for v in held_out)
+    test_text = dm.decode(np.asarray(dm.test_tokens).tolist())
+    assert test_text and test_text not in dm.decode(np.asarray(dm.val_tokens).tolist())
 
 
 @pytest.mark.parametrize(
@@ -107,7 +110,9 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="bpe_vocab_size"):
         TextDataModule(bpe_vocab_size=100)
     (tmp_path / "one.txt").write_text("only one short document")
-    with pytest.raises(ValueError, match="need >= 2"):
+    with pytest.raises(ValueError, match="test_fraction"):
+        TextDataModule(val_fraction=0.5, test_fraction=0.5)
+    with pytest.raises(ValueError, match="need >= 3 for a train/val/test split"):
         _dm(str(tmp_path / "one.txt"), tmp_path)
 
 

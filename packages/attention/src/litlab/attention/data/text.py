@@ -1,10 +1,14 @@
 """`TextDataModule`: text corpus -> byte-level BPE -> packed next-token windows, with a disk cache.
 
-Pipeline: load documents (`sources.py`) -> seeded document-level train/val split -> a byte-level BPE
+Pipeline: load documents (`sources.py`) -> seeded document-level train/val/test split -> a byte-level BPE
 trained on the train split only (or an existing tokenizer.json) -> tokenize -> pack (`packing.py`).
 The tokenizer and both token streams are cached under `cache_dir`, keyed by the source files, the split
 and the tokenizer, so a second run starts in seconds. The tokenizer is also written to the run's log
 folder and stored in checkpoints (`state_dict`), so a trained model always travels with it.
+
+`litlab test` evaluates on the held-out test documents (never seen by training or validation);
+`litlab predict` generates from the prompts of `predict_file` (JSONL rows with a "prompt" field, or text
+lines), one completion per prompt.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from torch.utils.data import DataLoader
 from litlab.attention.data.packing import PackedDataset, pack_documents
 from litlab.attention.data.sources import STDLIB, load_texts, source_signature
 from litlab.attention.data.tokenizer import eos_id, load_tokenizer, train_bpe
+from litlab.shared.results import read_prompts
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +44,12 @@ class TextDataModule(L.LightningDataModule):
         seq_len: tokens per training sequence T.
         batch_size: sequences per batch.
         val_fraction: fraction of documents held out for validation (at least one document).
+        test_fraction: fraction of documents held out for `litlab test` (at least one document).
         max_documents: use only the first N documents (after a seeded shuffle); None: all.
         seed: seed of the shuffle and split.
         cache_dir: folder for the tokenizer and token caches.
         num_workers: DataLoader workers.
+        predict_file: prompts for `litlab predict` (JSONL rows with "prompt", or one prompt per text line).
     """
 
     def __init__(
@@ -59,14 +66,19 @@ class TextDataModule(L.LightningDataModule):
         seed: int = 0,
         cache_dir: str = "data/cache/text",
         num_workers: int = 0,
+        test_fraction: float = 0.05,
+        predict_file: str | None = None,
     ) -> None:
         super().__init__()
         if not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        if not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
+            raise ValueError(f"test_fraction must be in (0, 1 - val_fraction), got {test_fraction} (val_fraction "
+                             f"{val_fraction})")  # fmt: skip
         if seq_len < 1 or batch_size < 1:
             raise ValueError(f"seq_len and batch_size must be >= 1, got {seq_len} and {batch_size}")
-        if max_documents is not None and max_documents < 2:
-            raise ValueError(f"max_documents must be >= 2 (train + val) or None, got {max_documents}")
+        if max_documents is not None and max_documents < 3:
+            raise ValueError(f"max_documents must be >= 3 (train + val + test) or None, got {max_documents}")
         if tokenizer is not None and not os.path.isfile(tokenizer):
             raise FileNotFoundError(f"tokenizer {tokenizer!r} is not a file (expected a tokenizer.json)")
         if tokenizer is None and bpe_vocab_size < 258:
@@ -75,22 +87,27 @@ class TextDataModule(L.LightningDataModule):
         self.tokenizer: Tokenizer | None = None
         self.train_tokens: np.ndarray | None = None
         self.val_tokens: np.ndarray | None = None
+        self.test_tokens: np.ndarray | None = None
 
     # ---- building and caching -------------------------------------------------------------------
     def _key(self, *parts) -> str:
         h = self.hparams
-        base = [source_signature(h.source), h.text_field, h.val_fraction, h.max_documents, h.seed, *parts]
+        base = [source_signature(h.source), h.text_field, h.val_fraction, h.test_fraction, h.max_documents, h.seed,
+                *parts]  # fmt: skip
         return hashlib.sha256(json.dumps(base, default=str).encode()).hexdigest()[:16]
 
     def _split(self):
         ds = load_texts(self.hparams.source, self.hparams.text_field, os.path.join(self.hparams.cache_dir, "hf"))
-        if len(ds) < 2:
-            raise ValueError(f"source {self.hparams.source!r} has {len(ds)} document(s); need >= 2 for a split")
+        if len(ds) < 3:
+            raise ValueError(f"source {self.hparams.source!r} has {len(ds)} document(s); need >= 3 for a "
+                             "train/val/test split")  # fmt: skip
         order = np.random.default_rng(self.hparams.seed).permutation(len(ds))
         if self.hparams.max_documents is not None:
             order = order[: self.hparams.max_documents]
-        n_val = min(len(order) - 1, max(1, round(self.hparams.val_fraction * len(order))))
-        return ds.select(order[n_val:]), ds.select(order[:n_val])
+        n_val = min(len(order) - 2, max(1, round(self.hparams.val_fraction * len(order))))
+        n_test = min(len(order) - 1 - n_val, max(1, round(self.hparams.test_fraction * len(order))))
+        val, test = order[:n_val], order[n_val : n_val + n_test]
+        return ds.select(order[n_val + n_test :]), ds.select(val), ds.select(test)
 
     def _build_tokenizer(self, train) -> Tokenizer:
         if self.hparams.tokenizer is not None:
@@ -118,16 +135,18 @@ class TextDataModule(L.LightningDataModule):
         return tokens
 
     def _build(self) -> None:
-        train, val = self._split()
+        train, val, test = self._split()
         tok = self.tokenizer or self._build_tokenizer(train)
         self.tokenizer = tok
         self.train_tokens = self._tokenize(train, "train", tok)
         self.val_tokens = self._tokenize(val, "val", tok)
-        for name, toks in (("train", self.train_tokens), ("validation", self.val_tokens)):
+        self.test_tokens = self._tokenize(test, "test", tok)
+        splits = (("train", self.train_tokens), ("validation", self.val_tokens), ("test", self.test_tokens))
+        for name, toks in splits:
             if len(toks) <= self.hparams.seq_len:
                 raise ValueError(
                     f"the {name} split has {len(toks)} tokens, fewer than seq_len + 1 = {self.hparams.seq_len + 1}; "
-                    "use more text, a smaller seq_len or a larger val_fraction"
+                    "use more text, a smaller seq_len or a larger val_fraction / test_fraction"
                 )
 
     def prepare_data(self) -> None:
@@ -172,6 +191,17 @@ class TextDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         ds = PackedDataset(self.val_tokens, self.hparams.seq_len)
         return DataLoader(ds, self.hparams.batch_size, shuffle=False, num_workers=self.hparams.num_workers)
+
+    def test_dataloader(self) -> DataLoader:
+        ds = PackedDataset(self.test_tokens, self.hparams.seq_len)
+        return DataLoader(ds, self.hparams.batch_size, shuffle=False, num_workers=self.hparams.num_workers)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Batches of one prompt string each (prompts differ in length; generation is per prompt)."""
+        if self.hparams.predict_file is None:
+            raise ValueError("TextDataModule.predict_file is not set: give --data.init_args.predict_file=PROMPTS "
+                             "(JSONL rows with a 'prompt' field, or one prompt per text line)")  # fmt: skip
+        return DataLoader(read_prompts(self.hparams.predict_file), batch_size=None)
 
     def state_dict(self) -> dict:
         return {"tokenizer": self.tokenizer.to_str()} if self.tokenizer is not None else {}

@@ -1,9 +1,9 @@
 """`LanguageModel`: next-token training of a `CausalLM` with Lightning.
 
 loss = CE(logits_t, x_{t+1}) + aux_coef * sum_layers aux_moe (Switch Transformer, arXiv 2101.03961 Eq. 4);
-validation perplexity exp(mean CE) through torchmetrics; AdamW (arXiv 1711.05101) with linear warmup and
+validation and test perplexity exp(mean CE) through torchmetrics (`litlab test`: the held-out test split); AdamW (arXiv 1711.05101) with linear warmup and
 cosine decay; tokens/s, achieved TFLOP/s and MFU logged per step; a generated text sample at the end of
-every validation.
+every validation; `litlab predict` writes one completion per prompt of the data's `predict_file`.
 
 Training computes the CE fused with the LM head in chunks (`lm/cross_entropy.py`: no [N, V] fp32 logits);
 validation forms the logits (for perplexity). `compile` wraps the blocks and the CE chunk in
@@ -88,6 +88,7 @@ class LanguageModel(L.LightningModule):
         self.save_hyperparameters()
         self.model: CausalLM | None = None
         self.val_ppl = Perplexity()
+        self.test_ppl = Perplexity()
         self._step_start: float | None = None
         if vocab_size is not None:
             self.configure_model()
@@ -183,6 +184,21 @@ class LanguageModel(L.LightningModule):
         self.log("val/loss", metrics["ce"], prog_bar=True, sync_dist=True)
         self.log("val/ppl", self.val_ppl, prog_bar=True)
 
+    def test_step(self, batch: Tensor, batch_idx: int) -> None:
+        """Test CE and perplexity exp(mean CE) over every target token of the held-out test split."""
+        loss, metrics, logits, targets = self.loss(batch, with_logits=True)
+        self.test_ppl.update(logits.float(), targets)
+        self.log("test/loss", metrics["ce"], sync_dist=True, batch_size=targets.numel())
+        self.log("test/ppl", self.test_ppl)
+
+    def predict_step(self, prompt: str, batch_idx: int) -> list[dict]:
+        """One completion (`sample_tokens` new tokens at `sample_temperature`, seeded) of one text prompt."""
+        dm = self.trainer.datamodule
+        if dm is None or not hasattr(dm, "encode"):
+            raise ValueError("LanguageModel.predict needs a datamodule with a tokenizer (TextDataModule)")
+        ids, new = self.generate_ids(dm, prompt, self.hparams.sample_tokens)
+        return [{"prompt": prompt, "completion": dm.decode(new), "prompt_tokens": len(ids), "new_tokens": len(new)}]
+
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking or not self.hparams.sample_prompt or not self.trainer.is_global_zero:
             return
@@ -198,9 +214,14 @@ class LanguageModel(L.LightningModule):
             with open(os.path.join(self.trainer.log_dir, "samples.txt"), "a") as f:
                 f.write(f"--- step {self.global_step} ---\n{text}\n")
 
-    @torch.no_grad()
     def sample(self, datamodule, prompt: str, max_new_tokens: int) -> str:
         """Generate from a text prompt with the datamodule's tokenizer; returns prompt + continuation."""
+        ids, new = self.generate_ids(datamodule, prompt, max_new_tokens)
+        return datamodule.decode(ids + new)
+
+    @torch.no_grad()
+    def generate_ids(self, datamodule, prompt: str, max_new_tokens: int) -> tuple[list[int], list[int]]:
+        """(prompt ids, generated ids) of one seeded generation (top-k 50, `sample_temperature`)."""
         ids = datamodule.encode(prompt) or [datamodule.eos_token_id]
         x = torch.tensor([ids], device=self.device)
         gen = torch.Generator(device=self.device).manual_seed(0)
@@ -212,7 +233,7 @@ class LanguageModel(L.LightningModule):
             generator=gen,
             eos_token_id=datamodule.eos_token_id,
         )
-        return datamodule.decode(out[0].tolist())
+        return ids, out[0].tolist()[len(ids) :]
 
     # ---- optimisation ------------------------------------------------------------------------------
     def configure_optimizers(self):

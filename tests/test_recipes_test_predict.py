@@ -1,0 +1,73 @@
+"""`litlab test` and `litlab predict` from a fit checkpoint, for every recipe of the README.
+
+Each recipe fits a few steps at tiny sizes, then `test` and `predict` run from its `last.ckpt`; the run
+folders must hold a `test_metrics.json` with finite values and a `predictions.jsonl` with one row per prompt
+(or episode / example).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from litlab.shared.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU = str(ROOT / "configs/trainer/cpu.yaml")
+QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--trainer.log_every_n_steps=1"]
+pytestmark = pytest.mark.slow
+
+
+def fit_test_predict(recipe: str, root: Path, fit_args: list[str], eval_args: list[str]) -> tuple[dict, list[dict]]:
+    """Fit, then test and predict from the fit's last.ckpt; returns (test metrics, prediction rows)."""
+    config = ["--config", CPU, "--config", str(ROOT / "configs" / f"{recipe}.yaml"), "--run_name", "r"]
+    common = [*config, *QUIET, "--trainer.default_root_dir", str(root)]
+    main(["fit", *common, *fit_args])
+    ckpt = root / "r" / "version_0" / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file()
+    main(["test", *common, *eval_args, "--ckpt_path", str(ckpt)])
+    record = json.loads((root / "r" / "version_1" / "test_metrics.json").read_text())
+    assert record["ckpt_path"] == str(ckpt) and record["metrics"]
+    assert all(math.isfinite(v) for v in record["metrics"].values()), record
+    main(["predict", *common, *eval_args, "--ckpt_path", str(ckpt)])
+    rows = [json.loads(line) for line in (root / "r" / "version_2" / "predictions.jsonl").read_text().splitlines()]
+    return record["metrics"], rows
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    for i in range(10):
+        (root / f"f{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n\n" * 30)
+    return root
+
+
+@pytest.fixture(scope="module")
+def prompts(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("prompts") / "prompts.jsonl"
+    path.write_text(json.dumps({"prompt": "def f(x):\n"}) + "\n" + json.dumps({"prompt": "What is 3 + 4?\n"}) + "\n")
+    return path
+
+
+LM_TINY = [
+    "--model.init_args.backbone.dim=32", "--model.init_args.backbone.num_layers=2",
+    "--model.init_args.backbone.num_heads=2", "--model.init_args.backbone.head_dim=16",
+    "--model.init_args.sample_tokens=4", "--data.init_args.seq_len=32", "--data.init_args.batch_size=2",
+    "--data.init_args.bpe_vocab_size=300", "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=2",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("recipe", ["lm-lightning", "lm-hybrid-moe", "lm-softmax", "lm-ssmax"])
+def test_lm_recipes_test_and_predict(recipe, corpus, prompts, tmp_path):
+    data = [f"--data.init_args.source={corpus}/*.py", f"--data.init_args.cache_dir={tmp_path}/cache", *LM_TINY]
+    metrics, rows = fit_test_predict(
+        f"attention/{recipe}", tmp_path, [*data, "--trainer.max_steps=2", "--trainer.val_check_interval=2"],
+        [*data, f"--data.init_args.predict_file={prompts}"],
+    )  # fmt: skip
+    assert set(metrics) == {"test/loss", "test/ppl"}
+    assert metrics["test/ppl"] == pytest.approx(math.exp(metrics["test/loss"]), rel=1e-4)
+    assert [r["prompt"] for r in rows] == ["def f(x):\n", "What is 3 + 4?\n"]
+    assert all(r["new_tokens"] >= 1 and isinstance(r["completion"], str) for r in rows)
