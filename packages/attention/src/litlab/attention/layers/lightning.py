@@ -130,9 +130,10 @@ class LightningAttention(nn.Module):
         return self._output(o, gate)
 
     def init_state(self, batch: int) -> Tensor:
-        """Zero recurrent state [B, H, d, d] in fp32."""
-        device = self.qkv_proj.weight.device
-        return torch.zeros(batch, self.num_heads, self.head_dim, self.head_dim, device=device)
+        """Zero recurrent state [B, H, d, d] in fp32 (float64 for a float64 layer, as the op expects)."""
+        w = self.qkv_proj.weight
+        dtype = torch.float64 if w.dtype == torch.float64 else torch.float32
+        return torch.zeros(batch, self.num_heads, self.head_dim, self.head_dim, device=w.device, dtype=dtype)
 
     def prefill(self, x: Tensor, state: Tensor, prefix_len: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Process x [B, T, C] continuing from state [B, H, d, d]; returns (y, new state). prefix_len [B]:

@@ -65,6 +65,13 @@ class CausalLM(nn.Module):
     def forward(self, input_ids: Tensor) -> Tensor:
         return self.logits(self.hidden_states(input_ids))
 
+    def save_pretrained(self, folder, tokenizer=None, **kwargs):
+        """Write a transformers folder (MiniMax or Llama; config, safetensors, generation config, tokenizer) that
+        `AutoModelForCausalLM` / `AutoTokenizer` load offline; see `litlab.attention.hf.save_pretrained`."""
+        from litlab.attention.hf import save_pretrained
+
+        return save_pretrained(self, folder, tokenizer=tokenizer, **kwargs)
+
     @torch.no_grad()
     def generate(
         self,
