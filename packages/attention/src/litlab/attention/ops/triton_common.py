@@ -1,10 +1,15 @@
-"""Shared Triton helpers of the Lightning Attention-2 kernels (arXiv 2401.04658; spec sections 1.2-1.5).
+"""Shared Triton helpers of the Lightning Attention-2 kernels (arXiv 2401.04658, Algorithms 1-2).
 
 Work is split into *items*: one segment of SEG tokens (a multiple of the chunk C) of one sequence. A
 sequence of length T_n has max(1, ceil(T_n / SEG)) items, so long sequences with few heads still fill the
-GPU (the state recurrence over segments is a linear scan, spec 1.2). Each program walks the chunks of one
-item with its state tile kept on chip; the state entering a segment is rebuilt from per-segment local
-states (forward) or local state gradients (backward), all decays formed as exp(-s*m) with m >= 0.
+GPU (the state recurrence over segments, S_[g+1] = lambda^len S_[g] + L_g, is a linear scan). Each program
+walks the chunks of one item with its state tile kept on chip; the state entering a segment is rebuilt from
+per-segment local states (forward) or local state gradients (backward), every decay formed as exp(-s*m) with
+m >= 0 (never lambda^-j, which overflows fp32 for steep slopes).
+
+Two tuples travel between the helpers: ``item`` = item_bounds(...) = (sequence n, segment g, bos, eos,
+segment start ss, segment end se, segments of n), positions int64; ``tile`` = (rows, cols, row mask, column
+mask) of a program's [K, E] state tile.
 """
 
 import triton
@@ -64,6 +69,19 @@ def mm(a, b, DT: tl.constexpr, IEEE: tl.constexpr):
 
 
 @triton.jit
+def mm_hilo(a, b, DT: tl.constexpr, IEEE: tl.constexpr):
+    """a @ b for an fp32 ``b`` carried to about 16 mantissa bits: b = hi + lo with hi = b rounded to the input
+    dtype and lo = (b - hi) rounded, two tensor-core dots (IEEE: one fp32 dot). The decay gradient's partials
+    use it so that both sweeps round their operands the same way (``triton_bwd``)."""
+    if IEEE:
+        return tl.dot(a.to(tl.float32), b, input_precision="ieee")
+    else:
+        hi = b.to(DT)
+        lo = (b - hi.to(tl.float32)).to(DT)
+        return tl.dot(a.to(DT), hi) + tl.dot(a.to(DT), lo)
+
+
+@triton.jit
 def load_tile(ptr, rows, cols, stride, m_rows, m_cols):
     """[len(rows), len(cols)] tile of a row-major matrix with the given row stride, zero outside."""
     return tl.load(ptr + rows[:, None] * stride + cols[None, :], mask=m_rows[:, None] & m_cols[None, :], other=0.0)
@@ -80,33 +98,14 @@ def store_tile(ptr, x, rows, cols, stride, m_r, m_c, ACC: tl.constexpr = False):
 
 
 @triton.jit
-def state_entering(
-    S0,
-    L,
-    i_n,
-    i_h,
-    i_item,
-    g,
-    bos,
-    ss,
-    s,
-    H,
-    KD,
-    ED,
-    SEG,
-    SPLIT,
-    rows,
-    cols,
-    m_r,
-    m_c,
-    HAS_S0: tl.constexpr,
-    USE_SEG: tl.constexpr,
-    HAS_DECAY: tl.constexpr,
-    ENTERING: tl.constexpr = False,
-):
-    """Tile of the state entering position ss: lambda^(ss-bos) S_0 + sum_{p} lambda^(ss-end_p) L_p over the
-    local states L_p of the SPLIT pieces (SEG // SPLIT tokens each) of every earlier segment of the sequence.
-    ENTERING: L already holds each item's entering state (written by a whole-sequence forward)."""
+def state_entering(S0, L, item, i_h, i_item, s, H, KD, ED, SEG, SPLIT, tile, HAS_S0: tl.constexpr,
+                   USE_SEG: tl.constexpr, HAS_DECAY: tl.constexpr, ENTERING: tl.constexpr = False):
+    """Tile of the state entering position ss: lambda^(ss-bos) S_0 + sum_p lambda^(ss-end_p) L_p over the local
+    states L_p of the SPLIT pieces (SEG // SPLIT tokens each) of every earlier segment of the sequence. ENTERING:
+    L already holds each item's entering state (written by a coarser forward). Reads (g x SPLIT + 1) [K, E]
+    fp32 tiles."""
+    i_n, g, bos, eos, ss, se, n_seg = item
+    rows, cols, m_r, m_c = tile
     if ENTERING:
         acc = load_tile(L + (i_item * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)
     else:
@@ -126,32 +125,12 @@ def state_entering(
 
 
 @triton.jit
-def grad_leaving(
-    DST,
-    M,
-    i_n,
-    i_h,
-    i_item,
-    g,
-    n_seg,
-    eos,
-    bos,
-    se,
-    s,
-    H,
-    KD,
-    ED,
-    SEG,
-    rows,
-    cols,
-    m_r,
-    m_c,
-    HAS_DST: tl.constexpr,
-    USE_SEG: tl.constexpr,
-    HAS_DECAY: tl.constexpr,
-):
-    """Tile of the state gradient at segment end:
-    lambda^(eos-se) dS_T + sum_{g'>g} lambda^(start_g'-se) M_g'."""
+def grad_leaving(DST, M, item, i_h, i_item, s, H, KD, ED, SEG, tile, HAS_DST: tl.constexpr, USE_SEG: tl.constexpr,
+                 HAS_DECAY: tl.constexpr):
+    """Tile of the state gradient at the segment's end: lambda^(eos-se) dS_T + sum_{g'>g} lambda^(start_g'-se)
+    M_g' (the local gradients of later segments). Reads (segments after g + 1) [K, E] fp32 tiles."""
+    i_n, g, bos, eos, ss, se, n_seg = item
+    rows, cols, m_r, m_c = tile
     acc = tl.zeros([rows.shape[0], cols.shape[0]], dtype=tl.float32)
     if HAS_DST:
         acc = load_tile(DST + (i_n * H + i_h) * KD * ED, rows, cols, ED, m_r, m_c)

@@ -1,13 +1,16 @@
-"""Forward Triton kernels of Lightning Attention-2 (arXiv 2401.04658, Algorithm 1; spec section 1.2).
+"""Output phase of the Lightning Attention-2 forward (arXiv 2401.04658, Algorithm 1) as one Triton kernel.
 
-Per chunk n (local i, j; actual length c), with the a = 1 decay split of spec 1.3:
+Per chunk n (local i, j; actual length c), with the a = 1 decay split (Gamma_q = diag(lambda^(i+1)),
+Gamma_k = diag(lambda^(c-1-j)), D_c[i, j] = lambda^(i-j) for i >= j, else 0):
 
     O_n     = scale * [ (Q_n K_n^T (.) D_c) V_n + Gamma_q Q_n S_[n] ]    intra left + inter right product
     S_[n+1] = lambda^c S_[n] + K_n^T (Gamma_k V_n)                        state kept on chip, fp32
 
 ``fwd_kernel`` rebuilds the state entering its segment (from the local states of ``triton_seg.py`` when a
 sequence has several segments) and walks its chunks. Programs are (E tile, head, item), E tile fastest so
-programs sharing q/k run together (L2 reuse).
+programs sharing q/k run together (L2 reuse). Memory traffic per token and head: read q, k (K each, once per
+E tile; the L2 serves the second), v (E), write o (E) in the input dtype; per program one fp32 [K, BE] state
+read per earlier segment and at most one written per backward segment.
 """
 
 import triton
@@ -17,17 +20,15 @@ from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_de
 
 
 @triton.jit
-def _chunks(
-    state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, e0, lb, SEGB,
-    H: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr, BK: tl.constexpr, BE: tl.constexpr,
-    KD: tl.constexpr, ED: tl.constexpr, HAS_DECAY: tl.constexpr, IEEE: tl.constexpr, ACC: tl.constexpr,
-    TMA: tl.constexpr, BOUNDS: tl.constexpr,
-):
+def _chunks(state, ss, se, q, k, v, o, i_n, i_h, bos, e0, s, scale, tile, H: tl.constexpr, SK: tl.constexpr,
+            SE: tl.constexpr, C: tl.constexpr, BK: tl.constexpr, BE: tl.constexpr, HAS_DECAY: tl.constexpr,
+            IEEE: tl.constexpr, ACC: tl.constexpr, TMA: tl.constexpr):
     """Walk the chunks of [ss, se): write their outputs (ACC: add them to what o holds), return the state.
     TMA: q, k, v, o are tensor descriptors over [B, T, H * width] (blocks [1, C, BK] / [1, C, BE]; rows past a
     sequence's end read as zero and are not written) and the tiles are copied by the Hopper tensor memory
-    accelerator; e0 is the first column of this program's E tile. BOUNDS: also store the state entering every
-    SEGB tokens from bos at lb + j * H * KD * ED (the backward's segment j)."""
+    accelerator; e0 is the first column of this program's E tile."""
+    offs_k, offs_e, m_k, m_e = tile
+    offs_c = tl.arange(0, C)
     if TMA:  # descriptor coordinates are int32
         dt = q.dtype
         n32, cq, cv = i_n.to(tl.int32), (i_h * SK).to(tl.int32), (i_h * SE + e0).to(tl.int32)
@@ -37,10 +38,6 @@ def _chunks(
         c = tl.minimum(se - cs, C)
         rows = cs + offs_c
         m_t = offs_c < c
-        if BOUNDS:
-            if (cs - bos) % SEGB == 0:
-                ptr = lb + (cs - bos) // SEGB * H * KD * ED + offs_k[:, None] * ED + offs_e[None, :]
-                tl.store(ptr, state, mask=m_k[:, None] & m_e[None, :])
         if TMA:
             t0 = (cs - bos).to(tl.int32)
             qt = q.load([n32, t0, cq]).reshape(C, BK)
@@ -71,99 +68,36 @@ def _chunks(
 
 @triton.jit
 def fwd_kernel(
-    q,
-    k,
-    v,
-    o,
-    decay,
-    S0,
-    L,
-    LB,
-    ST,
-    items,
-    cu,
-    T,
-    scale,
-    H: tl.constexpr,
-    KD: tl.constexpr,
-    ED: tl.constexpr,
-    SK: tl.constexpr,
-    SE: tl.constexpr,
-    C: tl.constexpr,
-    SEG,
-    G,
-    SPLIT,
-    SEGB,
-    GB,
-    BK: tl.constexpr,
-    BE: tl.constexpr,
-    NE: tl.constexpr,
-    VARLEN: tl.constexpr,
-    HAS_DECAY: tl.constexpr,
-    HAS_S0: tl.constexpr,
-    USE_SEG: tl.constexpr,
-    STORE_ST: tl.constexpr,
-    STORE_BOUNDS: tl.constexpr,
-    IEEE: tl.constexpr,
-    ACC: tl.constexpr = False,
-    TMA: tl.constexpr = False,
-    BOUNDS_INNER: tl.constexpr = False,
+    q, k, v, o, decay, S0, L, LB, ST, items, cu, T, scale,
+    H: tl.constexpr, KD: tl.constexpr, ED: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr,
+    SEG, G, SPLIT, SEGB, GB, BK: tl.constexpr, BE: tl.constexpr, NE: tl.constexpr,
+    VARLEN: tl.constexpr, HAS_DECAY: tl.constexpr, HAS_S0: tl.constexpr, USE_SEG: tl.constexpr,
+    STORE_ST: tl.constexpr, STORE_BOUNDS: tl.constexpr, IEEE: tl.constexpr, ACC: tl.constexpr, TMA: tl.constexpr,
 ):
-    """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state. With
-    STORE_BOUNDS (a forward coarser than the backward, uniform batch) it also writes the state entering every
-    SEGB tokens into LB[n * GB + j] (the entering states of the backward's segments). Rows of q, k are H * SK
-    elements apart and rows of v, o H * SE (SK > KD, SE > ED: a piece of wider heads); ACC adds the outputs to
-    what o holds (every K piece after the first)."""
+    """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state (STORE_ST).
+    STORE_BOUNDS (a forward coarser than the backward, uniform batch): also write the state entering every SEGB
+    tokens into LB[n * GB + j] (the entering states of the backward's segments). Rows of q, k are H * SK
+    elements apart and rows of v, o H * SE (SK > KD, SE > ED: a piece of wider heads)."""
     pid = tl.program_id(0).to(tl.int64)
     i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
-    i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
+    item = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
+    i_n, g, bos, eos, ss, se, n_seg = item
     s = tl.load(decay + i_h).to(tl.float32) if HAS_DECAY else 0.0
-    offs_c = tl.arange(0, C)
     offs_k = tl.arange(0, BK)
     offs_e = i_e * BE + tl.arange(0, BE)
-    m_k, m_e = offs_k < KD, offs_e < ED
-    state = state_entering(
-        S0,
-        L,
-        i_n,
-        i_h,
-        i_item,
-        g,
-        bos,
-        ss,
-        s,
-        H,
-        KD,
-        ED,
-        SEG,
-        SPLIT,
-        offs_k,
-        offs_e,
-        m_k,
-        m_e,
-        HAS_S0,
-        USE_SEG,
-        HAS_DECAY,
-    )  # [BK, BE]
-    # the states entering the backward's segments are stored from an outer loop over those segments (the pointer
-    # forward spills less: ptxas 16 vs 60 bytes at 3 stages) or inside the chunk loop (BOUNDS_INNER: the TMA
-    # forward, 64-92 -> 0 bytes)
-    if STORE_BOUNDS and not BOUNDS_INNER:
+    tile = (offs_k, offs_e, offs_k < KD, offs_e < ED)
+    state = state_entering(S0, L, item, i_h, i_item, s, H, KD, ED, SEG, SPLIT, tile, HAS_S0, USE_SEG, HAS_DECAY)
+    m_st = (offs_k < KD)[:, None] & (offs_e < ED)[None, :]
+    if STORE_BOUNDS:  # from an outer loop over the backward's segments (ptxas: less spilling than from inside)
         for sb in range(ss, se, SEGB):
             ptr = LB + ((i_n * GB + (sb - bos) // SEGB) * H + i_h) * KD * ED
-            tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
-            state = _chunks(
-                state, sb, tl.minimum(sb + SEGB, se), q, k, v, o, i_h, s, scale,
-                offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE, LB, SEGB,
-                H, SK, SE, C, BK, BE, KD, ED, HAS_DECAY, IEEE, ACC, TMA, False,
-            )
+            tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_st)
+            state = _chunks(state, sb, tl.minimum(sb + SEGB, se), q, k, v, o, i_n, i_h, bos, i_e * BE, s, scale,
+                            tile, H, SK, SE, C, BK, BE, HAS_DECAY, IEEE, ACC, TMA)
     else:
-        lb = LB + (i_n * GB * H + i_h) * KD * ED  # the state entering the backward's segment j: lb + j * H*KD*ED
-        state = _chunks(
-            state, ss, se, q, k, v, o, i_h, s, scale, offs_c, offs_k, offs_e, m_k, m_e, i_n, bos, i_e * BE, lb, SEGB,
-            H, SK, SE, C, BK, BE, KD, ED, HAS_DECAY, IEEE, ACC, TMA, STORE_BOUNDS,
-        )
+        state = _chunks(state, ss, se, q, k, v, o, i_n, i_h, bos, i_e * BE, s, scale, tile, H, SK, SE, C, BK, BE,
+                        HAS_DECAY, IEEE, ACC, TMA)
     if STORE_ST:
         if se == eos:
             ptr = ST + (i_n * H + i_h) * KD * ED
-            tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_k[:, None] & m_e[None, :])
+            tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_st)

@@ -1,5 +1,7 @@
-"""How the Triton path of Lightning Attention-2 cuts the token axis into work items (sequence, segment), so
-that items x heads x tiles fill the GPU even for one long sequence with few heads (spec sections 1.2, 6)."""
+"""How the Triton path of Lightning Attention-2 (arXiv 2401.04658) cuts the token axis into work items
+(sequence, segment), so that items x heads x tiles fill the GPU even for one long sequence with few heads: the
+state recurrence over segments, S_[g+1] = lambda^len_g S_[g] + L_g, is a linear scan, so the segments' local
+terms L_g can be built in parallel and combined (``triton_phases``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from litlab.attention.ops.triton_common import cdiv, next_pow2
-from litlab.attention.ops.triton_config import CONFIG
+from litlab.attention.ops.triton_config import KernelConfig
 
 
 @dataclass(frozen=True)
@@ -61,74 +63,59 @@ def _sms(device: torch.device) -> int:
     return _sm_count(device.index if device.index is not None else torch.cuda.current_device())
 
 
-def make_plan(b, t, h, tiles, cu_seqlens, chunks, seg, device, tma: bool = False) -> Plan:
-    """Cut sequences into segments of ``seg`` tokens (a multiple of both chunks, powers of two). seg=None: one
-    segment per sequence when B*H*tiles programs give every SM one, else segments for programs_per_sm x SMs
-    programs (segments cost a pass over k, v and q, dO in the segment kernels, measured on the H200 as worse
-    than one program per SM). Without cu_seqlens and with an automatic ``seg``, the forward merges 2, 4, ...
-    segments into one while it still has ``fwd_fill`` x ``fwd_programs_per_sm`` x SMs programs (its programs
-    are longer-lived and fewer fit on an SM than the backward's; merged into one: whole sequences, no
-    local-state pass). Only the TMA forward (``tma``) runs several merged segments; the pointer forward merges
-    only into whole sequences (its 2 programs per SM, 90 KB each, lost to fewer, longer ones at 32k-64k:
-    BENCHMARKS.md run 17). ``CONFIG["seg_split"]`` (``"coarse_split"`` for merged segments) cuts each forward
-    segment into pieces for the local-state pass, so that pass has enough programs of its own. Uniform batches'
-    plans are cached (they depend only on shapes, the SM count and the CONFIG keys read here): planning is host
-    time spent on every call, and the forward's GPU time is a few hundred microseconds."""
-    chunk = max(chunks)
+def make_plan(b, t, h, tiles, cu_seqlens, cfg: KernelConfig, seg, device, tma: bool = False) -> Plan:
+    """Cut sequences into segments of ``seg`` tokens (a multiple of both chunks of ``cfg``). seg=None: one
+    segment per sequence when B*H*tiles programs give every SM one, else segments for at most
+    cfg.programs_per_sm x SMs programs (segments cost a pass over k, v and q, dO in the local phases, measured on
+    the H200 as worse than one program per SM). Without cu_seqlens and with an automatic ``seg``, the forward
+    merges 2, 4, ... segments into one while it still has cfg.fwd_fill x cfg.fwd_programs_per_sm x SMs programs
+    (its programs are longer-lived and fewer fit on an SM than the backward's; merged into one: whole
+    sequences, no local-state pass). Only the TMA forward (``tma``) runs several merged segments; the pointer
+    forward merges only into whole sequences (its 2 programs per SM, 90 KB each, lost to fewer, longer ones at
+    32k-64k: BENCHMARKS.md run 17); merged segments cut their local-state pass into pieces (``_split``).
+    Uniform batches' plans are cached by (shapes, SM count, cfg): planning is host time spent on every call."""
+    chunk = max(cfg.fwd_chunk, cfg.bwd_chunk)
     if seg is not None and (seg < 1 or seg % chunk):
         raise ValueError(f"segment_len: got {seg}, expected a positive multiple of chunk_size {chunk}")
     sms = _sms(device)
     if cu_seqlens is None:
-        return _uniform_plan(b, t, h, tiles, tuple(chunks), seg, sms, bool(tma), tuple(CONFIG[k] for k in _KEYS))
+        return _uniform_plan(b, t, h, tiles, seg, sms, bool(tma), cfg)
     lens = (cu_seqlens[1:] - cu_seqlens[:-1]).tolist()
     if seg is None:
-        seg = cdiv(max(1, t * h * tiles // (CONFIG["programs_per_sm"] * sms)), chunk) * chunk
+        seg = cdiv(max(1, t * h * tiles // (cfg.programs_per_sm * sms)), chunk) * chunk
     pairs = [(n, j) for n, ln in enumerate(lens) for j in range(max(1, cdiv(ln, seg)))]
     items = torch.tensor(pairs, dtype=torch.int32, device=device).reshape(-1, 2)
+    chunks = (cfg.fwd_chunk, cfg.bwd_chunk)
     return Plan(len(lens), t, *chunks, seg, 0, items, len(pairs), len(pairs) > len(lens), 1, seg, 0)
 
 
-# the CONFIG keys a uniform batch's plan depends on (part of its cache key)
-_KEYS = (
-    "programs_per_sm",
-    "seg_round",
-    "fwd_fill",
-    "fwd_programs_per_sm",
-    "seg_split",
-    "coarse_split",
-    "split_programs_per_sm",
-)
-
-
 @functools.lru_cache(maxsize=256)
-def _uniform_plan(b, t, h, tiles, chunks, seg, sms, tma, config) -> Plan:
-    cfg = dict(zip(_KEYS, config))
+def _uniform_plan(b, t, h, tiles, seg, sms, tma, cfg: KernelConfig) -> Plan:
+    chunks = (cfg.fwd_chunk, cfg.bwd_chunk)
     chunk = max(chunks)
     per = b * h * tiles  # programs per segment index
     auto = seg is None
     if seg is None:
-        want = cfg["programs_per_sm"] * sms
-        fit = cdiv(want, per) if cfg["seg_round"] == "up" else max(1, want // per)
+        fit = max(1, cfg.programs_per_sm * sms // per)
         g = 1 if per >= sms else min(fit, cdiv(t, chunk))
         seg = cdiv(cdiv(t, g), chunk) * chunk
     g = cdiv(t, seg)
     r = 1
-    want_f = cfg["fwd_fill"] * cfg["fwd_programs_per_sm"] * sms
+    want_f = cfg.fwd_fill * cfg.fwd_programs_per_sm * sms
     while auto and r < g and per * cdiv(g, 2 * r) >= want_f:
         r *= 2
     fwd_g = cdiv(t, seg * r)
     if fwd_g > 1 and not tma:
         r, fwd_g = 1, g
-    want = cfg["coarse_split"] if r > 1 else cfg["seg_split"]
-    split = _split(per, fwd_g, seg * r // chunk, sms, want, cfg["split_programs_per_sm"]) if fwd_g > 1 else 1
+    split = _split(per, fwd_g, seg * r // chunk, sms, cfg.split_programs_per_sm) if r > 1 and fwd_g > 1 else 1
     return Plan(b, t, *chunks, seg, g, None, b * g, g > 1, split, seg * r, fwd_g, tma)
 
 
-def _split(per: int, g: int, chunks_per_seg: int, sms: int, want, per_sm: int) -> int:
-    """Pieces per segment for the local-state pass: a power of two dividing the segment's chunk count; "auto"
-    aims for per_sm (split_programs_per_sm) x SMs programs over the g - 1 segments whose states are read."""
-    if want == "auto":
-        want = next_pow2(cdiv(per_sm * sms, per * (g - 1)))
+def _split(per: int, g: int, chunks_per_seg: int, sms: int, per_sm: int) -> int:
+    """Pieces per merged forward segment for the local-state pass: the largest power of two dividing the
+    segment's chunk count and at most next_pow2(per_sm x SMs / programs over the g - 1 segments whose states
+    are read)."""
+    want = next_pow2(cdiv(per_sm * sms, per * (g - 1)))
     split = 1
     while split * 2 <= want and chunks_per_seg % (split * 2) == 0:
         split *= 2

@@ -1,13 +1,14 @@
-"""Segment kernels of the Lightning Attention-2 Triton path (arXiv 2401.04658; spec sections 1.2 and 1.4).
+"""Local phases of the Lightning Attention-2 Triton path (arXiv 2401.04658): the per-segment terms of the scans
+over segments, each built from zero in parallel (a long sequence with few heads is cut into segments so that
+it fills the GPU):
 
-A long sequence is cut into segments so that long sequences with few heads still fill the GPU. The state
-recurrence over segments is a linear scan, so each segment's contribution can be built from zero in parallel:
-
-    L_g = sum_{j in g} lambda^(end_g - 1 - j) k_j^T v_j              (forward: the state a segment adds)
-    M_g = sum_{i in g} lambda^(i - start_g + 1) q~_i^T do_i           (backward: the gradient it sends left)
+    L_g = sum_{j in g} lambda^(end_g - 1 - j) k_j^T v_j      (forward: the state a segment adds; seg_state_kernel)
+    M_g = sum_{i in g} lambda^(i - start_g + 1) q~_i^T do_i   (backward: the gradient it sends left; seg_grad_kernel)
 
 ``state_entering`` / ``grad_leaving`` in ``triton_common.py`` then combine them with the decays between
-segments. Programs are (E tile, head, item) with the full K range.
+segments. Programs are (E tile, head, item or piece) with the full K range. Memory traffic: k, v (q, dO) of the
+tokens within the decay's reach of the boundary each term is decayed to (``reach``), once per E tile; one fp32
+[K, BE] tile written per program.
 """
 
 import triton
@@ -100,9 +101,12 @@ def seg_grad_kernel(
     VARLEN: tl.constexpr,
     HAS_DECAY: tl.constexpr,
     IEEE: tl.constexpr,
+    DECAY_GRAD: tl.constexpr = False,
 ):
     """M_g = sum_{i in segment g} lambda^(i-start+1) q~_i^T do_i: the gradient a segment sends leftwards (chunks
-    that start more than ``reach`` tokens after the segment's start are skipped)."""
+    that start more than ``reach`` tokens after the segment's start are skipped). DECAY_GRAD: the products are
+    formed per chunk as q_i^T (lambda^(i-cs+1) do_i) rounded to the input dtype, then decayed by lambda^(cs-start)
+    in fp32, the operands the dk + dv sweep rounds (so the decay gradient's partials of both sweeps agree)."""
     pid = tl.program_id(0).to(tl.int64)
     i_e, i_h, i_item = pid % NE, (pid // NE) % H, pid // (NE * H)
     i_n, g, bos, eos, ss, se, n_seg = item_bounds(i_item, items, cu, T, SEG, G, VARLEN)
@@ -121,8 +125,12 @@ def seg_grad_kernel(
         m_t = offs_c < c
         qt = load_tile(q + i_h * SK, rows, offs_k, H * SK, m_t, m_k)  # [C, BK]
         dot = load_tile(do + i_h * SE, rows, offs_e, H * SE, m_t, m_e)  # [C, BE]
-        if HAS_DECAY:
-            dot = dot * tl.exp(-s * (cs - ss + offs_c + 1).to(tl.float32))[:, None]
-        acc += mm(tl.trans(qt), dot, q.dtype.element_ty, IEEE)
+        if DECAY_GRAD:
+            dot = dot * tl.exp(-s * (offs_c + 1).to(tl.float32))[:, None]
+            acc += mm(tl.trans(qt), dot, q.dtype.element_ty, IEEE) * tl.exp(-s * (cs - ss).to(tl.float32))
+        else:
+            if HAS_DECAY:
+                dot = dot * tl.exp(-s * (cs - ss + offs_c + 1).to(tl.float32))[:, None]
+            acc += mm(tl.trans(qt), dot, q.dtype.element_ty, IEEE)
     ptr = M + (i_item * H + i_h) * KD * ED
     tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], acc * scale, mask=m_k[:, None] & m_e[None, :])
