@@ -28,8 +28,23 @@ def test_bf16_matches_naive(t, d, e):
     assert ds_err <= 1e-2, (ds_err, errs)
 
 
+def test_bf16_decay_gradient_within_one_percent_of_float64():
+    """The decay gradient of bf16 inputs at T = 4097, D = 128 (ALiBi slopes of 4 heads, random S_0 and dS_T)
+    within 1% of float64 on the same rounded inputs, relative to ds itself (rel(x) = ||x - x_ref|| / ||x_ref||
+    over the heads; the formulation before gave 5-20% per head). Every other output and gradient stays within
+    1e-2."""
+    dec = slopes(4, kind="alibi").tolist()
+    inp = make_inputs(2, 4097, 4, 128, 128, torch.bfloat16, "cuda", decay=dec, state=True, seed=24)
+    got, ref = run(inp, "triton"), run(inp, "naive", precision=F64)
+    errs = compare(got, ref)
+    per_head = ((got["ddecay"].double() - ref["ddecay"]).abs() / ref["ddecay"].abs()).tolist()
+    print(f"ds rel {errs['ddecay']:.2e}, per head {[f'{x:.2e}' for x in per_head]}, others {errs}")
+    assert errs["ddecay"] <= 1e-2, (per_head, errs)
+    assert max(v for n, v in errs.items() if n != "ddecay") <= 1e-2, errs
+
+
 def decay_grad_error(inp, got, ref):
-    """|ds - ds_ref| relative to the size of the terms it is a difference of (spec 1.4):
+    """|ds - ds_ref| relative to the size of the terms it is a difference of:
     sum_t t (|q_t . dq_t| + |k_t . dk_t|) + T |<dS_T, S_T>| per head. ds cancels these terms (by up to 75x at
     D = 128, T = 4096 for these inputs, measured in float64), so bf16 dots give a large error relative to ds
     itself; relative to the terms it is the usual bf16 error."""
@@ -99,12 +114,16 @@ def test_decode_after_prefill_equals_one_prefill_bf16():
 def test_bf16_coarse_forward_with_tma_matches_torch_float64(monkeypatch):
     """B*H = 8 and T = 20000 on the GPU's SMs: the backward cuts 16 segments, the forward merges them (fewer,
     longer programs; the states entering the backward's segments stored) and copies tiles by TMA on Hopper."""
-    from litlab.attention.ops import chunk_triton, triton_plan
+    from litlab.attention.ops import chunk_triton, triton_phases, triton_plan
+    from litlab.attention.ops.triton_config import default_config
 
     used = []
-    real = chunk_triton._use_tma
-    monkeypatch.setattr(chunk_triton, "_use_tma", lambda *a: used.append(real(*a)) or used[-1])
-    plan = triton_plan.make_plan(2, 20000, 4, 2, None, (64, 64), None, torch.device("cuda"), tma=True)
+    real = triton_phases.use_tma
+    fake = lambda *a: used.append(real(*a)) or used[-1]  # noqa: E731
+    monkeypatch.setattr(triton_phases, "use_tma", fake)
+    monkeypatch.setattr(chunk_triton, "use_tma", fake)
+    cfg = default_config(torch.device("cuda"))
+    plan = triton_plan.make_plan(2, 20000, 4, 2, None, cfg, None, torch.device("cuda"), tma=True)
     assert plan.coarse and 1 < plan.fwd_g < plan.g, plan
     inp = make_inputs(2, 20000, 4, 128, 128, torch.bfloat16, "cuda", decay=[0.0, 7.9, 0.5, 0.0039], state=True)
     got, ref = run(inp, "triton"), run(inp, "torch", precision=F64)
