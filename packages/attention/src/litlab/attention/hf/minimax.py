@@ -73,7 +73,7 @@ def backbone_from_minimax(hf) -> tuple[BackboneConfig, bool]:
         head_dim=hf.head_dim or hf.hidden_size // hf.num_attention_heads,
         pattern="".join(types[t] for t in hf.layer_types), ffn="swiglu" if dense else "moe",
         ffn_hidden=hf.intermediate_size, num_experts=hf.num_local_experts, top_k=hf.num_experts_per_tok,
-        num_kv_heads=hf.num_key_value_heads, rope_theta=float(rope.get("rope_theta", hf.default_theta)),
+        num_kv_heads=hf.num_key_value_heads, rope_theta=float(rope.get("rope_theta", getattr(hf, "rope_theta", 1e6))),
         decay="minimax", norm_eps=hf.rms_norm_eps, attn_norm_eps=LIGHTNING_NORM_EPS, residual="minimax_postnorm",
         residual_alpha=float(alpha.pop()), residual_beta=float(beta.pop()),
     )  # fmt: skip
@@ -98,13 +98,24 @@ def minimax_config(cfg: BackboneConfig, vocab_size: int, tie: bool, **extra):
 
 
 # ---- weights ---------------------------------------------------------------------------------------------
+def _experts(p: str, sd: dict, num_experts: int) -> tuple[Tensor, Tensor, Tensor]:
+    """(router [E, C], gate_up [E, 2I, C], down [E, C, I]) in transformers' fused layout, also from the older
+    per-expert Mixtral layout (block_sparse_moe.experts.e.w1 / w3 / w2) of earlier transformers versions."""
+    if f"{p}.mlp.experts.gate_up_proj" in sd:
+        return sd[f"{p}.mlp.gate.weight"], sd[f"{p}.mlp.experts.gate_up_proj"], sd[f"{p}.mlp.experts.down_proj"]
+    e = f"{p}.block_sparse_moe.experts"
+    gate_up = torch.stack([torch.cat([sd[f"{e}.{i}.w1.weight"], sd[f"{e}.{i}.w3.weight"]]) for i in range(num_experts)])
+    down = torch.stack([sd[f"{e}.{i}.w2.weight"] for i in range(num_experts)])
+    return sd[f"{p}.block_sparse_moe.gate.weight"], gate_up, down
+
+
 def _ffn_from_hf(p: str, q: str, sd: dict, cfg: BackboneConfig, out: dict) -> None:
-    gate_up, down = sd[f"{p}.mlp.experts.gate_up_proj"], sd[f"{p}.mlp.experts.down_proj"]  # [E, 2I, C], [E, C, I]
+    router, gate_up, down = _experts(p, sd, cfg.num_experts)  # [E, C], [E, 2I, C], [E, C, I]
     if cfg.ffn == "swiglu":
         out[f"{q}.ffn.gate_up.weight"], out[f"{q}.ffn.down.weight"] = gate_up[0], down[0]
         return
     i = gate_up.shape[1] // 2
-    out[f"{q}.ffn.router.weight"] = sd[f"{p}.mlp.gate.weight"]
+    out[f"{q}.ffn.router.weight"] = router
     out[f"{q}.ffn.w_gate"] = gate_up[:, :i].transpose(1, 2)
     out[f"{q}.ffn.w_up"] = gate_up[:, i:].transpose(1, 2)
     out[f"{q}.ffn.w_down"] = down.transpose(1, 2)
