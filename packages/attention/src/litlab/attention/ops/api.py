@@ -29,6 +29,7 @@ def lightning_attn(
     output_final_state=False,
     cu_seqlens=None,
     backend="auto",
+    sp_group=None,
 ):
     """Causal linear attention with a per-head exponential decay (Lightning Attention-2).
 
@@ -47,10 +48,18 @@ def lightning_attn(
         output_final_state: return S_{T-1} [N, H, D, E] fp32 (differentiable).
         cu_seqlens: int tensor [N+1] of packed sequence offsets (then B must be 1).
         backend: "auto" (Triton for CUDA tensors, else "torch"), "triton", "torch" or "naive".
+        sp_group: a torch.distributed process group over which T is split (sequence parallelism, LASP-2):
+            each rank passes its piece; see `ops.seqpar.seqpar_lightning_attn`. None: one device.
 
     Returns:
         (o [B, T, H, E] in q's dtype, final_state or None).
     """
+    if sp_group is not None:
+        from litlab.attention.ops.seqpar import seqpar_lightning_attn
+
+        return seqpar_lightning_attn(q, k, v, decay, scale=scale, initial_state=initial_state,
+                                     output_final_state=output_final_state, cu_seqlens=cu_seqlens,
+                                     backend=backend, group=sp_group)  # fmt: skip
     checks.check_qkv(q, k, v, "B, T, H")
     b, t, h, d = q.shape
     e = v.shape[-1]
