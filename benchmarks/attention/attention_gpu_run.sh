@@ -5,7 +5,9 @@
 # (default: tests,bench,profile). ncu reads the hardware counters of the cases in NCU_CASES (lines "name set args",
 # set = sections or full; args go to attention_ncu.py) into OUTDIR/ncu_NAME.txt (full: also the SASS source page). grid (the forward's plan x launch grid at long T) and sweep write
 # OUTDIR/best_config.json and the later steps use it.
-#   LA_CONFIG=file.json applies a configuration (triton_config.CONFIG keys) to everything run here.
+#   LA_CONFIG=file.json replaces the GPU's default launch configuration for everything run here (KernelConfig
+#   fields; launch options as {"num_warps": .., "num_stages": ..}). A copy of an earlier litlab.attention.ops
+#   carried as .whl/old/litlab_old_ops is timed beside the current one (provider litlab-old).
 set -u
 out=${1:-results}; what=${2:-tests,bench,profile}
 mkdir -p "$out"
@@ -16,10 +18,14 @@ cat > /tmp/shim/litlab/attention/__init__.py <<EOF
 import json, os
 __path__ = ['$PWD/packages/attention/src/litlab/attention']
 if os.environ.get("LA_CONFIG"):
+    import torch
     from litlab.attention.ops import triton_config
-    triton_config.CONFIG.update(json.load(open(os.environ["LA_CONFIG"])))
+    cap = torch.cuda.get_device_capability()
+    base = triton_config.TABLE.get(cap, triton_config.HOPPER)
+    triton_config.TABLE[cap] = base.patched(json.load(open(os.environ["LA_CONFIG"])))
 EOF
-export PYTHONPATH=/tmp/shim:$PWD/packages/attention/src:/tmp/site PYTHONUNBUFFERED=1
+export PYTHONPATH=/tmp/shim:$PWD/packages/attention/src:/tmp/site:$PWD/.whl/old PYTHONUNBUFFERED=1
+[[ -d .whl/old/litlab_old_ops ]] && export LITLAB_OLD_OPS=litlab_old_ops
 nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader
 has() { [[ ,$what, == *,$1,* ]]; }
 if has grid; then

@@ -1,10 +1,13 @@
-"""Lightning Attention-2 kernels side by side on one GPU (arXiv 2401.04658; spec sections 8 and 10).
+"""Lightning Attention-2 kernels side by side on one GPU (arXiv 2401.04658).
 
 Providers, timed in one run with triton.testing.do_bench medians (forward, and forward+backward of a fixed
 dO): litlab ``lightning_attn`` (Triton), fla-core ``chunk_simple_gla`` (g_gamma = -s, same scale),
 OpenNLPLab ``lightning_attn_func`` (scale folded into q; [B, H, T, D] layout) and torch SDPA causal (softmax:
 shown for scale, not the same function). Shapes: 64k tokens per call, H=16, bf16, ALiBi slopes; decode as
-GB/s of fp32 state traffic. Prints a markdown table and writes it (and JSON) to --out.
+GB/s of fp32 state traffic. Prints a markdown table and writes it (and JSON) to --out. ``litlab-old`` is an
+earlier copy of ``litlab.attention.ops`` importable as the module named by $LITLAB_OLD_OPS (a baseline rerun in
+the same call); ``--decay-grad-ts`` times forward+backward with a learnable decay (litlab versions only: fla's
+``g_gamma`` gets no gradient).
 
     python benchmarks/attention/attention_kernels.py --out results   # then paste results/attention_kernels.md
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import json
 import os
 import statistics
@@ -24,7 +28,7 @@ from triton.testing import do_bench
 
 from litlab.attention.ops import lightning_attn, lightning_attn_step, slopes
 
-HBM = 4.3e12  # measured H200 copy bandwidth, bytes/s (spec section 8)
+HBM = 4.3e12  # measured H200 copy bandwidth, bytes/s
 TOKENS = 65536
 H = 16
 WARMUP, REP = 50, 200  # do_bench milliseconds (--rep changes REP)
@@ -45,6 +49,7 @@ def _optional(name):
 
 
 FLA, LA2 = _optional("fla"), _optional("lightning_attn")
+OLD = importlib.import_module(os.environ["LITLAB_OLD_OPS"] + ".api") if os.environ.get("LITLAB_OLD_OPS") else None
 
 
 def make_providers(b, t, d, s, skip_sdpa, only=None):
@@ -59,6 +64,9 @@ def make_providers(b, t, d, s, skip_sdpa, only=None):
 
     q, k, v = leaves(False)
     out["litlab"] = (lambda q=q, k=k, v=v: lightning_attn(q, k, v, s, scale=1.0)[0], [q, k, v])
+    if OLD is not None:
+        q, k, v = leaves(False)
+        out["litlab-old"] = (lambda q=q, k=k, v=v: OLD.lightning_attn(q, k, v, s, scale=1.0)[0], [q, k, v])
     if FLA is not None:
         q, k, v = leaves(False)
         out["fla"] = (lambda q=q, k=k, v=v: FLA[0](q, k, v, g_gamma=-s, scale=1.0)[0], [q, k, v])
@@ -89,8 +97,34 @@ def time_provider(fn, xs):
     return fwd, both, peak
 
 
+def bench_decay_grad(ts, d=128) -> str:
+    """Forward+backward ms with a learnable decay (the slope gradient included), litlab and litlab-old."""
+    lines = ["| T | B | litlab f+b, learnable decay | litlab-old | litlab / old |", "|---|---|---|---|---|"]
+    for t in ts:
+        b = TOKENS // t
+        g = torch.Generator(device="cuda").manual_seed(0)
+        base = [torch.randn(b, t, H, d, device="cuda", generator=g, dtype=torch.bfloat16) * 0.1 for _ in range(3)]
+        do = torch.randn_like(base[2])
+        res = {}
+        for name, op in (("litlab", lightning_attn), ("litlab-old", None if OLD is None else OLD.lightning_attn)):
+            if op is None:
+                continue
+            xs = [x.clone().requires_grad_() for x in base] + [slopes(H, kind="alibi").cuda().requires_grad_()]
+
+            def fb(op=op, xs=xs, do=do):
+                op(*xs[:3], xs[3], scale=1.0)[0].backward(do)
+
+            fb()
+            res[name] = do_bench(fb, warmup=WARMUP, rep=REP, grad_to_none=xs)
+        ratio = f"{res['litlab'] / res['litlab-old']:.3f}" if len(res) == 2 else "-"
+        lines.append(f"| {t} | {b} | {res['litlab']:.3f} | {res.get('litlab-old', float('nan')):.3f} | {ratio} |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 def floors(b, t, d, c=64):
-    """(fwd floor ms, f+b floor ms, fwd FLOP, f+b FLOP) of lightning attention, spec section 8."""
+    """(fwd floor ms, f+b floor ms, fwd FLOP, f+b FLOP) of lightning attention (64k tokens: 0.250 / 0.687 ms on
+    the H200's measured 4.3 TB/s)."""
     n = b * t * H
     fwd_bytes, bwd_bytes = n * 2 * (4 * d), n * 2 * (7 * d)
     fwd_flop, bwd_flop = n * (4 * c * d + 4 * d * d), n * (10 * c * d + 10 * d * d)
@@ -145,7 +179,7 @@ def _ratio(row, name, i):
 HEAD = (
     "| D | T | B | litlab fwd | fla fwd | LA2 fwd | SDPA fwd | litlab f+b | fla f+b | LA2 f+b | SDPA f+b "
     "| litlab/fla fwd | litlab/fla f+b | litlab/SDPA f+b | litlab TFLOP/s fwd, f+b | % floor fwd, f+b "
-    "| peak GiB litlab, fla |\n|" + "---|" * 17
+    "| peak GiB litlab, fla | litlab-old fwd, f+b |\n|" + "---|" * 18
 )
 
 
@@ -157,6 +191,7 @@ def fmt_row(r):
     cells = [r["D"], r["T"], r["B"]] + [_ms(r, n, 0) for n in ("litlab", "fla", "lightning-attn", "sdpa")]
     cells += [_ms(r, n, 1) for n in ("litlab", "fla", "lightning-attn", "sdpa")]
     cells += [_ratio(r, "fla", 0), _ratio(r, "fla", 1), _ratio(r, "sdpa", 1), tf, pct, peak]
+    cells += [f"{_ms(r, 'litlab-old', 0)}, {_ms(r, 'litlab-old', 1)}"]
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
@@ -219,7 +254,8 @@ def main():
     ap.add_argument("--ts", default="1024,2048,4096,8192,16384,32768,65536", help="sequence lengths (D=128)")
     ap.add_argument("--extra", default="64:1024,64:65536,256:1024,256:65536", help="D:T pairs")
     ap.add_argument("--long", type=int, default=262144, help="T of the B=1 long run (0: skip)")
-    ap.add_argument("--providers", default="litlab,fla,lightning-attn,sdpa", help="comma-separated subset")
+    ap.add_argument("--providers", default="litlab,litlab-old,fla,lightning-attn,sdpa", help="comma-separated subset")
+    ap.add_argument("--decay-grad-ts", default="", help="T values of the learnable-decay f+b timing (empty: skip)")
     ap.add_argument("--rep", type=int, default=200, help="do_bench repetition time, ms")
     ap.add_argument("--rounds", type=int, default=1, help="providers take turns this many times per shape (medians)")
     args = ap.parse_args()
@@ -228,9 +264,9 @@ def main():
     only = tuple(args.providers.split(","))
     os.makedirs(args.out, exist_ok=True)
     print(header())
-    from litlab.attention.ops.triton_config import CONFIG
+    from litlab.attention.ops.triton_config import default_config
 
-    note = f"litlab launch configuration: {CONFIG}"
+    note = f"litlab launch configuration: {default_config(torch.device('cuda'))}"
     print(note)
     print(HEAD)
     rows = []
@@ -243,13 +279,15 @@ def main():
     for b, t, d, skip_sdpa in shapes:
         bench_shape(b, t, d, rows, skip_sdpa=skip_sdpa, only=only, rounds=args.rounds)
         write(args.out, [header(), note, "", HEAD, *map(fmt_row, rows)], rows, {})  # partial results survive
+    grad = bench_decay_grad([int(t) for t in filter(None, args.decay_grad_ts.split(","))])
+    write(args.out, [header(), note, "", HEAD, *map(fmt_row, rows), "", grad], rows, {})
     dec, acc = bench_decode(), accuracy()
     print(dec)
     print(acc)
     acc_line = "Accuracy (B=2, T=1024, D=128, bf16 vs float64 naive): " + ", ".join(
         f"{k} {v:.2e}" for k, v in acc.items()
     )
-    write(args.out, [header(), note, "", HEAD, *map(fmt_row, rows), "", dec, "", acc_line], rows, acc)
+    write(args.out, [header(), note, "", HEAD, *map(fmt_row, rows), "", grad, "", dec, "", acc_line], rows, acc)
 
 
 def write(out, lines, rows, acc):

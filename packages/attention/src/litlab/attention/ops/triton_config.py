@@ -14,6 +14,7 @@ interpreter only the chunks and tile widths matter.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
@@ -68,6 +69,19 @@ class KernelConfig:
             c = getattr(self, name)
             if c < 16 or c & (c - 1):
                 raise ValueError(f"{name}: got {c}, expected a power of two >= 16 (tl.dot needs tiles >= 16)")
+
+    def patched(self, patch: dict) -> KernelConfig:
+        """A copy with the fields named in ``patch`` replaced (a launch field takes a dict of num_warps /
+        num_stages): how the benchmark sweeps build their candidates."""
+        changes = {}
+        for key, val in patch.items():
+            if key not in self.__dataclass_fields__:
+                raise ValueError(f"patch: got field {key!r}, expected one of {sorted(self.__dataclass_fields__)}")
+            cur = getattr(self, key)
+            changes[key] = dataclasses.replace(cur, **val) if isinstance(cur, Launch) else val
+            if isinstance(cur, tuple):
+                changes[key] = tuple(val)
+        return dataclasses.replace(self, **changes)
 
     def tile(self, elems: int, padded: int, other: int) -> int:
         """Width of the tiled head dim (padded size ``padded``) when the other dim (``other``) is kept whole."""
