@@ -4,7 +4,7 @@ hardware counters of exactly one call's kernels. 64k tokens per call, H=16, bf16
 ``attention_kernels.py``. Used by the ``ncu`` step of ``attention_gpu_run.sh``:
 
     ncu --clock-control none --nvtx --nvtx-include prof/ --section SpeedOfLight \\
-        python benchmarks/attention/attention_ncu.py --t 32768 --config '{"fwd": {"elems": 16384, "num_warps": 8}}'
+        python benchmarks/attention/attention_ncu.py --t 32768 --config '{"fwd_elems": 16384, "fwd": {"num_warps": 8}}'
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import json
 
 import torch
 
-from litlab.attention.ops import lightning_attn, slopes
-from litlab.attention.ops.triton_config import CONFIG
+from litlab.attention.ops import slopes
+from litlab.attention.ops.chunk_triton import triton_lightning_attn
+from litlab.attention.ops.triton_config import default_config
 
 H, TOKENS = 16, 65536
 
@@ -26,11 +27,10 @@ def main():
     ap.add_argument("--d", type=int, default=128)
     ap.add_argument("--no-decay", action="store_true")
     ap.add_argument("--backward", action="store_true", help="profile forward+backward, not the forward alone")
-    ap.add_argument("--config", default="", help="JSON merged into triton_config.CONFIG (per kernel kind)")
+    ap.add_argument("--config", default="", help="JSON patch of the GPU's KernelConfig (KernelConfig.patched)")
     ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
-    for key, val in (json.loads(args.config) if args.config else {}).items():
-        CONFIG[key] = {**CONFIG[key], **val} if isinstance(val, dict) else val
+    cfg = default_config(torch.device("cuda")).patched(json.loads(args.config) if args.config else {})
     b = max(1, TOKENS // args.t)
     gen = torch.Generator(device="cuda").manual_seed(0)
     q, k, v = (
@@ -43,7 +43,7 @@ def main():
     do = torch.randn_like(v)
 
     def call():
-        o = lightning_attn(q, k, v, s, scale=1.0)[0]
+        o = triton_lightning_attn(q, k, v, s, 1.0, None, None, False, config=cfg)[0]
         if args.backward:
             torch.autograd.grad(o, (q, k, v), do)
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from litlab.attention.ops import chunk_triton, lightning_attn, triton_phases, triton_plan, triton_seg
-from litlab.attention.ops.triton_config import HOPPER
 from litlab.attention.ops.recurrent import step_torch
 from litlab.attention.ops.recurrent_triton import step_triton
 from litlab.attention.ops.testing import compare, make_inputs, rel, run
+from litlab.attention.ops.triton_config import HOPPER
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 F64 = torch.float64
@@ -240,7 +240,10 @@ def test_segment_plan_edge_cases(monkeypatch):
     assert plan(3, 4096, 1, cfg=cfg) == (448, 30, True, None)  # floor(32 / 3) = 10 -> 410 -> 448: 30 programs <= 32
     # varlen: seg = 305 * 2 // 32 tokens rounded up to a chunk; an empty sequence still gets one item
     assert plan(1, 305, 2, lens=[0, 5, 0, 300], cfg=cfg) == (
-        64, 8, True, [[0, 0], [1, 0], [2, 0], *[[3, j] for j in range(5)]]
+        64,
+        8,
+        True,
+        [[0, 0], [1, 0], [2, 0], *[[3, j] for j in range(5)]],
     )
     assert plan(1, 0, 2, lens=[0, 0], cfg=cfg) == (64, 2, False, [[0, 0], [1, 0]])
     two = replace(cfg, fwd_chunk=16)
@@ -453,8 +456,17 @@ def test_segment_passes_skip_tokens_out_of_decay_reach(monkeypatch):
     for decay_grad in (False, True):  # products decayed from the segment's start or per chunk (decay gradient)
         Ms.append(torch.full((plan.num_items, h, d, d), float("nan"), device=DEV))
         triton_seg.seg_grad_kernel[(h * plan.num_items,)](
-            dev(poison(q, far_m)), dev(poison(do, far_m)), dec, Ms[-1], scale=1.0, BK=d, BE=d, NE=1, IEEE=True,
-            DECAY_GRAD=decay_grad, **com,
+            dev(poison(q, far_m)),
+            dev(poison(do, far_m)),
+            dec,
+            Ms[-1],
+            scale=1.0,
+            BK=d,
+            BE=d,
+            NE=1,
+            IEEE=True,
+            DECAY_GRAD=decay_grad,
+            **com,
         )
     lam = torch.exp(-dec.double().cpu())
     for gi in range(plan.g):
@@ -503,3 +515,26 @@ def test_decay_gradient_of_fp16_inputs_is_not_amplified_rounding(seg):
     per_head = (got["ddecay"].double() - ref["ddecay"]).abs() / ref["ddecay"].abs()
     assert per_head.max() <= 2e-3, per_head
     assert max(v for n, v in compare(got, ref).items()) <= 1e-3
+
+
+def test_shipped_configuration_is_the_tuned_table():
+    """The Hopper entry holds the values tuned on the H200 (chunks 64, 8192-element state tiles, the TMA forward
+    at 128-wide tiles with 4 warps and 3 stages, pointer forward 4 / 2, whole sequences 4 / 3, local passes 4 / 3,
+    dq 4 / 2, dk + dv 8 / 1, 2 backward programs per SM, the forward's own segments at 0.9 x 1 per SM); a config
+    is frozen and hashable, and a JSON-style patch of all its fields gives it back."""
+    import dataclasses
+
+    from litlab.attention.ops.triton_config import PRE_HOPPER, TABLE, Launch, default_config
+
+    c = TABLE[(9, 0)]
+    assert (c.fwd_chunk, c.bwd_chunk, c.fwd_elems, c.local_elems, c.dq_elems) == (64, 64, 8192, 8192, 8192)
+    assert (c.programs_per_sm, c.fwd_programs_per_sm, c.fwd_fill, c.split_programs_per_sm) == (2, 1, 0.9, 2)
+    assert c.tma_widths == (128,) and PRE_HOPPER.tma_widths == ()
+    launches = (c.fwd_tma, c.fwd, c.fwd_seg, c.fwd_whole, c.local, c.dq, c.dkv)
+    assert launches == tuple(Launch(*x) for x in ((4, 3), (4, 2), (4, 2), (4, 3), (4, 3), (4, 2), (8, 1)))
+    assert default_config(torch.device("cpu")) is c
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.fwd_chunk = 32
+    assert c.patched(dataclasses.asdict(c)) == c and hash(c.patched({})) == hash(c)
+    with pytest.raises(ValueError, match="patch: got field 'fuse_dkdv'"):
+        c.patched({"fuse_dkdv": False})
