@@ -1,4 +1,4 @@
-"""The EOS-collapse experiment (spec §10.3): DPO, SimPO, SMPO original and SMPO modified from one SFT start.
+"""The EOS-collapse experiment: DPO, SimPO, SMPO original and SMPO modified from one SFT start.
 
 Each arm runs its recipe (configs/alignment/<arm>.yaml) through `litlab fit` from the same SFT checkpoint,
 with the same data, steps and LR schedule, for several seeds (data order), on one CPU thread each:

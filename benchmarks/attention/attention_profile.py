@@ -1,5 +1,5 @@
 """Per-kernel CUDA time of litlab's Lightning Attention-2 forward+backward (torch.profiler), with the HBM
-bytes each kernel must move at minimum, to show where the time goes. Spec section 8 gives the floors.
+bytes each kernel must move at minimum, to show where the time goes. The floors: 2(2K + 2V) bytes per token and head forward, 2(4K + 3V) backward (16-bit tensors, states recomputed).
 
     python benchmarks/attention/attention_profile.py --t 1024,65536
 """

@@ -1,4 +1,4 @@
-"""FQL agent: the stop-gradient points (spec 5.3), fresh noise, ensemble mean, Polyak, baselines."""
+"""FQL agent: the stop-gradient points, fresh noise, ensemble mean, Polyak, baselines."""
 
 import copy
 

@@ -1,6 +1,6 @@
 """Collation of encoded pairs into one right-padded batch of 2B rows (chosen 0..B-1, rejected B..2B-1).
 
-Masks come from the recorded label spans, never from `input_ids == pad_id` (spec §2.2). `targets` are
+Masks come from the recorded label spans, never from `input_ids == pad_id`. `targets` are
 already shifted: targets[r, t] is the label predicted from position t (-100 where there is none).
 """
 

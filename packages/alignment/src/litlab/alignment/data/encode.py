@@ -1,4 +1,4 @@
-"""Tokenizing preference rows by the diff method (TRL 1.x; spec §2.1-2.2).
+"""Tokenizing preference rows by the diff method (TRL 1.x).
 
 Render the prompt (chat template with the generation prompt for conversational rows) and prompt +
 completion whole, tokenize both without special tokens, and take the longest common token prefix as the

@@ -1,6 +1,6 @@
 """The task tokenizer: a byte-level BPE whose digits are single tokens, saved as a Hugging Face folder.
 
-EOS is `<|endoftext|>`, padding `<|pad|>` (pad != eos, spec §2.2); `<|im_start|>` / `<|im_end|>` exist for
+EOS is `<|endoftext|>`, padding `<|pad|>` (pad != eos); `<|im_start|>` / `<|im_end|>` exist for
 chat templates. Saved with `PreTrainedTokenizerFast.save_pretrained`, so the data module loads litlab's
 tokenizer and a Hugging Face model's tokenizer the same way (`AutoTokenizer`, local files only).
 """

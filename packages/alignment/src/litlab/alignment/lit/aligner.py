@@ -1,4 +1,4 @@
-"""`PreferenceAligner`: SMPO / DPO / SimPO / ORPO on any policy adapter (spec §9).
+"""`PreferenceAligner`: SMPO / DPO / SimPO / ORPO on any policy adapter.
 
     H    = policy.hidden_states(ids, attn)                       # [2B, T, d]
     logp = chunked_token_logps(H, *policy.output_head(), targets) # [2B, T], 0 off-label

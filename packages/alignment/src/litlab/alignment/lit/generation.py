@@ -1,4 +1,4 @@
-"""Generation metrics on verifiable prompts (spec §10.3): EOS termination, repetition, accuracy, length.
+"""Generation metrics on verifiable prompts: EOS termination, repetition, accuracy, length.
 
 - terminated: an EOS id appears within L_max new tokens (L_max = 4x the longest gold completion in tokens).
 - repetition: some token 4-gram occurs >= 3 times before the EOS (or L_max); distinct-4 = unique / all 4-grams.

@@ -1,4 +1,4 @@
-"""Memory-lean per-token log-probs of the labels from hidden states and the LM head (spec §3)."""
+"""Memory-lean per-token log-probs of the labels from hidden states and the LM head."""
 
 from .api import chunked_token_logps, fused_token_loss
 from .chunked import ChunkedLogProbFunction

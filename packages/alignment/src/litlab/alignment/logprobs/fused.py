@@ -5,7 +5,7 @@ GEMMs per token (z in forward; z, dH, dW in backward). When the loss L(l) is kno
 can run as soon as the gradient g = dL/dl of a token is final, while its logits are still in memory: three
 GEMMs per token (z, dH = dz W, dW = dz^T H with dz = g (onehot(y) - softmax(z))), as Liger-Kernel's chunked
 preference losses do per pair. Unlike Liger, the loss here is any function of the per-token log-probs
-(SMPO's batch-pooled quantile included, spec §3 caveat 1), and g comes from autograd on that small tensor.
+(SMPO's batch-pooled quantile included), and g comes from autograd on that small tensor.
 
 Dependencies. g of a row is final once the log-probs of every row it depends on are known: deps(r) =
 group(r) ∪ shared. Preference losses are sums over pairs (groups = pairs, shared = none); SMPO's lower

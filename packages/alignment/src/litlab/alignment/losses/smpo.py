@@ -106,7 +106,7 @@ def smpo_transform_tokens(
     upper_clip_percentile: float | None = None,
     min_log_prob: float | None = -2.3,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """The modified-SMPO token transforms (spec §5.1), in order; returns (l~ [N, T], statistics).
+    """The modified-SMPO token transforms, in order; returns (l~ [N, T], statistics).
 
     l~ is zero off the completion. Clipped tokens are replaced by a detached constant, so they carry no
     gradient. The statistics (q_lo, q_hi and the clipped-token counts) are detached and meant for logging.

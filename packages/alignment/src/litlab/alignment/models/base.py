@@ -1,4 +1,4 @@
-"""The policy protocol every aligner uses (spec §9): hidden states, the output head, generation.
+"""The policy protocol every aligner uses: hidden states, the output head, generation.
 
 Any causal LM fits by subclassing `PolicyAdapter`: litlab's `CausalLM` (`LitlabCausalLM`) and Hugging Face
 `AutoModelForCausalLM` folders (`HFCausalLM`) are provided.

@@ -3,7 +3,7 @@
 FLOPs/token = 6 * N_matmul (forward + backward of every active weight matrix, LM head included,
 embedding lookup excluded) + attention terms per layer and head:
 - softmax, causal: 6 * T * d (QK^T and AV over on average T/2 keys, forward + backward);
-- lightning (chunk C, spec section 8): 14 * d * (C + d) (intra-chunk tiles + state products).
+- lightning (chunk C): 14 * d * (C + d) (intra-chunk tiles + state products).
 """
 
 from __future__ import annotations

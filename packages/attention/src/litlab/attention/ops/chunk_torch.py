@@ -1,10 +1,10 @@
-"""Chunked Lightning Attention-2 in plain PyTorch (arXiv 2401.04658, Algorithm 1; spec section 1.2).
+"""Chunked Lightning Attention-2 in plain PyTorch (arXiv 2401.04658, Algorithm 1).
 
 For each chunk n of C tokens (the last one has its actual length c <= C), with local indices i, j:
 
     O_n     = scale * [ (Q_n K_n^T (.) D_c) V_n + Gamma_q Q_n S_[n] ]     intra (left) + inter (right) product
     S_[n+1] = lambda^c S_[n] + (Gamma_k K_n)^T V_n
-    Gamma_q = diag(lambda^{i+1}),  Gamma_k = diag(lambda^{c-1-j})          (the a = 1 split of spec 1.3)
+    Gamma_q = diag(lambda^{i+1}),  Gamma_k = diag(lambda^{c-1-j})          (the a = 1 split)
 
 The state is kept in fp32 (float64 for float64 inputs) and every decay is exp(-s*m) with m >= 0.
 This is the CPU training path: autograd provides the backward, including the gradients for the decay

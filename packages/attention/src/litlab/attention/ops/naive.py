@@ -1,4 +1,4 @@
-"""O(T^2) reference for Lightning Attention (arXiv 2401.04658, Eq. 1-3; closed form of the spec, 1.1).
+"""O(T^2) reference for Lightning Attention (arXiv 2401.04658, Eq. 1-3; the closed form).
 
     O   = scale * [ (Q K^T (.) D) V + diag(lambda^{i+1}) Q S_0 ],   D[i, j] = lambda^{i-j} for i >= j else 0
     S_T = lambda^T S_0 + sum_j lambda^{T-1-j} k_j^T v_j

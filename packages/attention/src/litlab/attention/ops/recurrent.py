@@ -1,4 +1,4 @@
-"""One decode step of Lightning Attention (arXiv 2401.04658, the recurrence of Eq. 2; spec section 1.5).
+"""One decode step of Lightning Attention (arXiv 2401.04658, the recurrence of Eq. 2).
 
     S <- lambda * S + k^T v,   o = scale * q S          (state updated before it is read, lambda = exp(-s))
 

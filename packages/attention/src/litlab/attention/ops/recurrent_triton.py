@@ -1,4 +1,4 @@
-"""Triton decode step of Lightning Attention (arXiv 2401.04658, Eq. 2; spec section 1.5).
+"""Triton decode step of Lightning Attention (arXiv 2401.04658, Eq. 2).
 
     S <- lambda S + k^T v,   o = scale * q S
 

@@ -1,6 +1,6 @@
 """Per-head decay slopes s (lambda = exp(-s)) for Lightning Attention.
 
-Three conventions (see the attention spec, section 4):
+Three conventions:
 
 - ``"alibi"``: the ALiBi base slopes s_h = 2^(-8(h+1)/H) (Press et al., arXiv 2108.12409), used by the
   OpenNLPLab kernels, TransNormerLLM's code and MiniMax-01; non-powers of two follow the ALiBi rule.

@@ -1,4 +1,4 @@
-"""Helpers to check Lightning Attention backends against the float64 naive reference (spec section 9):
+"""Helpers to check Lightning Attention backends against the float64 naive reference:
 random inputs, a loss that reaches every output (o and the final state), and the relative Frobenius error
 rel(x) = ||x - x_ref|| / ||x_ref||."""
 
