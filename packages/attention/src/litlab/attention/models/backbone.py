@@ -41,9 +41,10 @@ class Block(nn.Module):
 
     def __init__(
         self, mixer: nn.Module, ffn: nn.Module, dim: int, eps: float,
-        residual: str = "prenorm", alpha: float = 1.0, beta: float = 1.0,
+        residual: str = "prenorm", alpha: float = 1.0, beta: float = 1.0, dropout: float = 0.0,
     ) -> None:  # fmt: skip
         super().__init__()
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.mixer_norm, self.mixer = RMSNorm(dim, eps=eps), mixer
         self.ffn_norm, self.ffn = RMSNorm(dim, eps=eps), ffn
         self.postnorm, self.alpha, self.beta = residual == "minimax_postnorm", float(alpha), float(beta)
@@ -54,6 +55,7 @@ class Block(nn.Module):
         return (h if self.postnorm else x), h
 
     def _add(self, res: Tensor, y: Tensor) -> Tensor:
+        y = self.drop(y)
         res = res if self.alpha == 1.0 else self.alpha * res
         return res + (y if self.beta == 1.0 else self.beta * y)
 
@@ -91,6 +93,10 @@ def _mixer(cfg: BackboneConfig, kind: str, idx: int) -> nn.Module:
         rotary_dim=cfg.rotary_dim,
         ssmax=cfg.ssmax,
         ssmax_train_len=cfg.ssmax_train_len,
+        position=cfg.position,
+        qk_norm=cfg.qk_norm,
+        attn_dropout=cfg.attn_dropout,
+        window=cfg.window,
     )
 
 
@@ -129,19 +135,25 @@ class Backbone(nn.Module):
         residual: str = "prenorm",
         residual_alpha: float = 1.0,
         residual_beta: float = 1.0,
+        position: str = "rope",
+        qk_norm: bool = False,
+        dropout: float = 0.0,
+        attn_dropout: float = 0.0,
+        window: int | None = None,
     ) -> None:
         super().__init__()
         cfg = BackboneConfig(
             dim, num_layers, num_heads, head_dim, pattern, ffn, ffn_hidden, num_experts, top_k, num_kv_heads,
             rope_theta, decay, learnable_decay, ssmax, ssmax_train_len, norm_eps,
             attn_norm_eps=attn_norm_eps, rotary_dim=rotary_dim, residual=residual,
-            residual_alpha=residual_alpha, residual_beta=residual_beta,
+            residual_alpha=residual_alpha, residual_beta=residual_beta, position=position, qk_norm=qk_norm,
+            dropout=dropout, attn_dropout=attn_dropout, window=window,
         )  # fmt: skip
         self.config = cfg
         self.layer_types = cfg.layer_types()
         self.blocks = nn.ModuleList(
             Block(_mixer(cfg, kind, i), _ffn(cfg), cfg.dim, cfg.norm_eps, cfg.residual, cfg.residual_alpha,
-                  cfg.residual_beta)
+                  cfg.residual_beta, cfg.dropout)
             for i, kind in enumerate(self.layer_types)
         )  # fmt: skip
         self.norm = RMSNorm(cfg.dim, eps=cfg.norm_eps)

@@ -61,6 +61,18 @@ class BackboneConfig:
     """alpha of the residual scheme (MiniMax-01: (2N)^(1/4) for N layers)."""
     residual_beta: float = 1.0
     """beta of the residual scheme."""
+    position: Literal["rope", "alibi", "none"] = "rope"
+    """Positional signal of softmax layers: RoPE, ALiBi biases (arXiv 2108.12409) or none (lightning layers
+    get theirs from the decay)."""
+    qk_norm: bool = False
+    """Per-head LayerNorm of q and k in softmax layers (as Vintix, arXiv 2501.19400)."""
+    dropout: float = 0.0
+    """Dropout on each sub-layer's output before the residual add (training only)."""
+    attn_dropout: float = 0.0
+    """Dropout on the attention weights of softmax layers (training only)."""
+    window: int | None = None
+    """Sliding window of softmax layers (keys per query, itself included) in training and in the KV cache;
+    None: unbounded."""
 
     def __post_init__(self) -> None:
         for name in ("dim", "num_layers", "num_heads", "head_dim", "num_experts", "top_k"):
@@ -75,6 +87,13 @@ class BackboneConfig:
             raise ValueError(f"BackboneConfig.top_k={self.top_k} exceeds num_experts={self.num_experts}")
         if self.residual not in ("prenorm", "minimax_postnorm"):
             raise ValueError(f"BackboneConfig.residual must be 'prenorm' or 'minimax_postnorm', got {self.residual!r}")
+        if self.position not in ("rope", "alibi", "none"):
+            raise ValueError(f"BackboneConfig.position must be 'rope', 'alibi' or 'none', got {self.position!r}")
+        for name in ("dropout", "attn_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"BackboneConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.window is not None and self.window < 1:
+            raise ValueError(f"BackboneConfig.window must be >= 1 or None, got {self.window!r}")
         kv = self.num_heads if self.num_kv_heads is None else self.num_kv_heads
         if kv < 1 or self.num_heads % kv:
             raise ValueError(f"BackboneConfig.num_kv_heads must divide num_heads={self.num_heads}, got {kv}")
