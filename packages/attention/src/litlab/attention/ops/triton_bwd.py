@@ -41,10 +41,11 @@ from litlab.attention.ops.triton_common import (
 def dq_kernel(
     q, k, v, do, dq, decay, S0, L, dsq, items, cu, T, scale,
     H: tl.constexpr, KD: tl.constexpr, ED: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr,
-    SEG, G, SPLIT, BK: tl.constexpr, BE: tl.constexpr, NK: tl.constexpr,
-    VARLEN: tl.constexpr, HAS_DECAY: tl.constexpr, HAS_S0: tl.constexpr, USE_SEG: tl.constexpr,
-    ENTERING: tl.constexpr, DECAY_GRAD: tl.constexpr, IEEE: tl.constexpr, ACC: tl.constexpr,
-):
+    SEG, G, SPLIT,
+    BK: tl.constexpr, BE: tl.constexpr, NK: tl.constexpr, VARLEN: tl.constexpr, HAS_DECAY: tl.constexpr,
+    HAS_S0: tl.constexpr, USE_SEG: tl.constexpr, ENTERING: tl.constexpr, DECAY_GRAD: tl.constexpr,
+    IEEE: tl.constexpr, ACC: tl.constexpr,
+):  # fmt: skip
     """Forward sweep of one (K tile, head, item) with the state tile [BK, BE = all of E]; DECAY_GRAD: also
     dsq[pid] = sum_t t q_t . dq_t over its tile."""
     pid = tl.program_id(0).to(tl.int64)
@@ -58,7 +59,21 @@ def dq_kernel(
     offs_e = tl.arange(0, BE)
     m_k, m_e = offs_k < KD, offs_e < ED
     state = state_entering(
-        S0, L, item, i_h, i_item, s, H, KD, ED, SEG, SPLIT, (offs_k, offs_e, m_k, m_e), HAS_S0, USE_SEG, HAS_DECAY,
+        S0,
+        L,
+        item,
+        i_h,
+        i_item,
+        s,
+        H,
+        KD,
+        ED,
+        SEG,
+        SPLIT,
+        (offs_k, offs_e, m_k, m_e),
+        HAS_S0,
+        USE_SEG,
+        HAS_DECAY,
         ENTERING,
     )  # [BK, BE]
     ds_acc = 0.0
@@ -93,10 +108,11 @@ def dq_kernel(
 def dkv_kernel(
     q, k, v, do, dk, dv, decay, dST, M, dS0, dsk, items, cu, T, scale,
     H: tl.constexpr, KD: tl.constexpr, ED: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr,
-    SEG, G, BK: tl.constexpr, BE: tl.constexpr,
-    VARLEN: tl.constexpr, HAS_DECAY: tl.constexpr, HAS_DST: tl.constexpr, USE_SEG: tl.constexpr,
-    STORE_DS0: tl.constexpr, DECAY_GRAD: tl.constexpr, IEEE: tl.constexpr, ACC_K: tl.constexpr, ACC_V: tl.constexpr,
-):
+    SEG, G,
+    BK: tl.constexpr, BE: tl.constexpr, VARLEN: tl.constexpr, HAS_DECAY: tl.constexpr, HAS_DST: tl.constexpr,
+    USE_SEG: tl.constexpr, STORE_DS0: tl.constexpr, DECAY_GRAD: tl.constexpr, IEEE: tl.constexpr,
+    ACC_K: tl.constexpr, ACC_V: tl.constexpr,
+):  # fmt: skip
     """Reverse sweep of one (head, item) with the state gradient [BK = all of K, BE = all of E]: dk, dv, dS_0
     (first segment, STORE_DS0) and, DECAY_GRAD, dsk[pid] = sum_t t k_t . dk_t."""
     pid = tl.program_id(0).to(tl.int64)
@@ -109,8 +125,9 @@ def dkv_kernel(
     offs_k = tl.arange(0, BK)
     offs_e = tl.arange(0, BE)
     m_k, m_e = offs_k < KD, offs_e < ED
-    gs = grad_leaving(dST, M, item, i_h, i_item, s, H, KD, ED, SEG, (offs_k, offs_e, m_k, m_e), HAS_DST, USE_SEG,
-                      HAS_DECAY)  # [BK, BE]
+    gs = grad_leaving(
+        dST, M, item, i_h, i_item, s, H, KD, ED, SEG, (offs_k, offs_e, m_k, m_e), HAS_DST, USE_SEG, HAS_DECAY
+    )  # [BK, BE]
     ds_acc = 0.0
     n_chunks = tl.cdiv(se - ss, C)
     for r in range(0, n_chunks):

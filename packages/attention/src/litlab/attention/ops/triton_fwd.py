@@ -20,9 +20,32 @@ from litlab.attention.ops.triton_common import item_bounds, load_tile, masked_de
 
 
 @triton.jit
-def _chunks(state, ss, se, q, k, v, o, i_n, i_h, bos, e0, s, scale, tile, H: tl.constexpr, SK: tl.constexpr,
-            SE: tl.constexpr, C: tl.constexpr, BK: tl.constexpr, BE: tl.constexpr, HAS_DECAY: tl.constexpr,
-            IEEE: tl.constexpr, ACC: tl.constexpr, TMA: tl.constexpr):
+def _chunks(
+    state,
+    ss,
+    se,
+    q,
+    k,
+    v,
+    o,
+    i_n,
+    i_h,
+    bos,
+    e0,
+    s,
+    scale,
+    tile,
+    H: tl.constexpr,
+    SK: tl.constexpr,
+    SE: tl.constexpr,
+    C: tl.constexpr,
+    BK: tl.constexpr,
+    BE: tl.constexpr,
+    HAS_DECAY: tl.constexpr,
+    IEEE: tl.constexpr,
+    ACC: tl.constexpr,
+    TMA: tl.constexpr,
+):
     """Walk the chunks of [ss, se): write their outputs (ACC: add them to what o holds), return the state.
     TMA: q, k, v, o are tensor descriptors over [B, T, H * width] (blocks [1, C, BK] / [1, C, BE]; rows past a
     sequence's end read as zero and are not written) and the tiles are copied by the Hopper tensor memory
@@ -70,10 +93,11 @@ def _chunks(state, ss, se, q, k, v, o, i_n, i_h, bos, e0, s, scale, tile, H: tl.
 def fwd_kernel(
     q, k, v, o, decay, S0, L, LB, ST, items, cu, T, scale,
     H: tl.constexpr, KD: tl.constexpr, ED: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr,
-    SEG, G, SPLIT, SEGB, GB, BK: tl.constexpr, BE: tl.constexpr, NE: tl.constexpr,
-    VARLEN: tl.constexpr, HAS_DECAY: tl.constexpr, HAS_S0: tl.constexpr, USE_SEG: tl.constexpr,
-    STORE_ST: tl.constexpr, STORE_BOUNDS: tl.constexpr, IEEE: tl.constexpr, ACC: tl.constexpr, TMA: tl.constexpr,
-):
+    SEG, G, SPLIT, SEGB, GB,
+    BK: tl.constexpr, BE: tl.constexpr, NE: tl.constexpr, VARLEN: tl.constexpr, HAS_DECAY: tl.constexpr,
+    HAS_S0: tl.constexpr, USE_SEG: tl.constexpr, STORE_ST: tl.constexpr, STORE_BOUNDS: tl.constexpr,
+    IEEE: tl.constexpr, ACC: tl.constexpr, TMA: tl.constexpr,
+):  # fmt: skip
     """Outputs of one (E tile, head, item); the last item of a sequence also writes the final state (STORE_ST).
     STORE_BOUNDS (a forward coarser than the backward, uniform batch): also write the state entering every SEGB
     tokens into LB[n * GB + j] (the entering states of the backward's segments). Rows of q, k are H * SK
@@ -92,11 +116,59 @@ def fwd_kernel(
         for sb in range(ss, se, SEGB):
             ptr = LB + ((i_n * GB + (sb - bos) // SEGB) * H + i_h) * KD * ED
             tl.store(ptr + offs_k[:, None] * ED + offs_e[None, :], state, mask=m_st)
-            state = _chunks(state, sb, tl.minimum(sb + SEGB, se), q, k, v, o, i_n, i_h, bos, i_e * BE, s, scale,
-                            tile, H, SK, SE, C, BK, BE, HAS_DECAY, IEEE, ACC, TMA)
+            state = _chunks(
+                state,
+                sb,
+                tl.minimum(sb + SEGB, se),
+                q,
+                k,
+                v,
+                o,
+                i_n,
+                i_h,
+                bos,
+                i_e * BE,
+                s,
+                scale,
+                tile,
+                H,
+                SK,
+                SE,
+                C,
+                BK,
+                BE,
+                HAS_DECAY,
+                IEEE,
+                ACC,
+                TMA,
+            )
     else:
-        state = _chunks(state, ss, se, q, k, v, o, i_n, i_h, bos, i_e * BE, s, scale, tile, H, SK, SE, C, BK, BE,
-                        HAS_DECAY, IEEE, ACC, TMA)
+        state = _chunks(
+            state,
+            ss,
+            se,
+            q,
+            k,
+            v,
+            o,
+            i_n,
+            i_h,
+            bos,
+            i_e * BE,
+            s,
+            scale,
+            tile,
+            H,
+            SK,
+            SE,
+            C,
+            BK,
+            BE,
+            HAS_DECAY,
+            IEEE,
+            ACC,
+            TMA,
+        )
     if STORE_ST:
         if se == eos:
             ptr = ST + (i_n * H + i_h) * KD * ED

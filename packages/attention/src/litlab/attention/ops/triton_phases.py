@@ -92,7 +92,7 @@ def fwd_local_states(p: Piece, decay, cu, plan: Plan, cfg: KernelConfig, com: di
     triton_seg.seg_state_kernel[(ne * com["H"] * items * plan.split,)](
         p.k, p.v, decay, L, SPLIT=plan.split, BK=kp, BE=be, NE=ne, IEEE=p.q.dtype == torch.float32, **com,
         **launch_options(cfg, "local"),
-    )
+    )  # fmt: skip
     return L
 
 
@@ -118,11 +118,11 @@ def fwd_o(p: Piece, decay, scale, s0, L, cu, plan: Plan, cfg: KernelConfig, stor
         tensors = [p.q, p.k, p.v, o]
     opt = lambda x: x if x is not None else p.q  # noqa: E731  (any pointer for an unused buffer)
     triton_fwd.fwd_kernel[(ne * h * items,)](
-        *tensors, decay, opt(s0), opt(L), opt(LB), opt(st), scale=scale, SPLIT=plan.split, SEGB=plan.seg,
-        GB=plan.g, BK=kp, BE=be, NE=ne, HAS_S0=s0 is not None, USE_SEG=plan.fwd_use_seg, STORE_ST=store_st,
+        *tensors, decay, opt(s0), opt(L), opt(LB), opt(st), scale=scale, SPLIT=plan.split, SEGB=plan.seg, GB=plan.g,
+        BK=kp, BE=be, NE=ne, HAS_S0=s0 is not None, USE_SEG=plan.fwd_use_seg, STORE_ST=store_st,
         STORE_BOUNDS=plan.coarse, IEEE=p.q.dtype == torch.float32, ACC=acc, TMA=tma, **com,
         **launch_options(cfg, phase),
-    )
+    )  # fmt: skip
     return o, st, LB if plan.coarse else L
 
 
@@ -163,9 +163,9 @@ def bwd_local_grads(p: Piece, do, decay, scale, cu, plan: Plan, cfg: KernelConfi
     ne = cdiv(p.v.shape[-1], be)
     M = _state(plan.num_items, p)
     triton_seg.seg_grad_kernel[(ne * com["H"] * plan.num_items,)](
-        p.q, do, decay, M, scale=scale, BK=kp, BE=be, NE=ne, IEEE=p.q.dtype == torch.float32,
-        DECAY_GRAD=decay_grad, **com, **launch_options(cfg, "local"),
-    )
+        p.q, do, decay, M, scale=scale, BK=kp, BE=be, NE=ne, IEEE=p.q.dtype == torch.float32, DECAY_GRAD=decay_grad,
+        **com, **launch_options(cfg, "local"),
+    )  # fmt: skip
     return M
 
 
@@ -177,16 +177,17 @@ def bwd_dq(p: Piece, do, decay, scale, s0, L, cu, plan: Plan, cfg: KernelConfig,
     n = cdiv(kd, bk) * com["H"] * plan.num_items
     dsq = empty(n if decay_grad else 1, dtype=torch.float32, device=p.q.device)
     triton_bwd.dq_kernel[(n,)](
-        p.q, p.k, p.v, do, dq, decay, s0 if s0 is not None else p.q, L if L is not None else p.q, dsq,
-        scale=scale, SPLIT=plan.split, ENTERING=plan.coarse, BK=bk, BE=ep, NK=cdiv(kd, bk), HAS_S0=s0 is not None,
+        p.q, p.k, p.v, do, dq, decay, s0 if s0 is not None else p.q, L if L is not None else p.q, dsq, scale=scale,
+        SPLIT=plan.split, ENTERING=plan.coarse, BK=bk, BE=ep, NK=cdiv(kd, bk), HAS_S0=s0 is not None,
         DECAY_GRAD=decay_grad, USE_SEG=plan.use_seg, IEEE=p.q.dtype == torch.float32, ACC=acc, **com,
         **launch_options(cfg, "dq"),
-    )
+    )  # fmt: skip
     return dsq
 
 
-def bwd_dkv(p: Piece, do, dst, decay, scale, M, plan: Plan, cfg: KernelConfig, dk, dv, ds0, acc: Accumulate,
-            decay_grad, com):
+def bwd_dkv(
+    p: Piece, do, dst, decay, scale, M, plan: Plan, cfg: KernelConfig, dk, dv, ds0, acc: Accumulate, decay_grad, com
+):
     """dk, dv (written or added, ``acc``), dS_0 into ``ds0`` (when given) and, with ``decay_grad``, per-program
     sum_t t k.dk."""
     n = com["H"] * plan.num_items
@@ -197,7 +198,7 @@ def bwd_dkv(p: Piece, do, dst, decay, scale, M, plan: Plan, cfg: KernelConfig, d
         BE=pad(p.v.shape[-1]), HAS_DST=dst is not None, USE_SEG=plan.use_seg, STORE_DS0=ds0 is not None,
         DECAY_GRAD=decay_grad, IEEE=p.q.dtype == torch.float32, ACC_K=acc.over_e, ACC_V=acc.over_k, **com,
         **launch_options(cfg, "dkv"),
-    )
+    )  # fmt: skip
     return dsk
 
 
@@ -221,8 +222,23 @@ def chunk_fwd(p: Piece, decay, scale, s0, cu, plan: Plan, cfg: KernelConfig, sto
     return fwd_o(p, dec, scale, s0, L, cu, plan, cfg, store_st, o, acc, com)
 
 
-def chunk_bwd(p: Piece, do, dst, decay, st, scale, s0, L, cu, plan: Plan, cfg: KernelConfig, grads, acc: Accumulate,
-              decay_grad: bool, s0_grad: bool):
+def chunk_bwd(
+    p: Piece,
+    do,
+    dst,
+    decay,
+    st,
+    scale,
+    s0,
+    L,
+    cu,
+    plan: Plan,
+    cfg: KernelConfig,
+    grads,
+    acc: Accumulate,
+    decay_grad: bool,
+    s0_grad: bool,
+):
     """The backward of one piece into ``grads`` = (dq, dk, dv) (slices of the full gradients): returns (ds or
     None, dS_0 or None)."""
     com = _common(plan, cu, p, decay is not None, plan.bwd_chunk)

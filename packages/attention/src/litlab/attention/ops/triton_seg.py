@@ -19,29 +19,12 @@ from litlab.attention.ops.triton_common import item_bounds, load_tile, mm, reach
 
 @triton.jit
 def seg_state_kernel(
-    k,
-    v,
-    decay,
-    L,
-    items,
-    cu,
-    T,
-    H: tl.constexpr,
-    KD: tl.constexpr,
-    ED: tl.constexpr,
-    SK: tl.constexpr,
-    SE: tl.constexpr,
-    C: tl.constexpr,
-    SEG,
-    G,
-    SPLIT,
-    BK: tl.constexpr,
-    BE: tl.constexpr,
-    NE: tl.constexpr,
-    VARLEN: tl.constexpr,
-    HAS_DECAY: tl.constexpr,
+    k, v, decay, L, items, cu, T,
+    H: tl.constexpr, KD: tl.constexpr, ED: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr,
+    SEG, G, SPLIT,
+    BK: tl.constexpr, BE: tl.constexpr, NE: tl.constexpr, VARLEN: tl.constexpr, HAS_DECAY: tl.constexpr,
     IEEE: tl.constexpr,
-):
+):  # fmt: skip
     """L_p = sum_{j in piece p} lambda^(end_p-1-j) k_j^T v_j, one [KD, BE] tile per program; a segment is cut
     into SPLIT pieces of SEG // SPLIT tokens (programs (E tile, head, piece), piece = item * SPLIT + j). L_p is
     only read decayed to the start of a later segment, so chunks whose tokens are all more than ``reach`` tokens
@@ -79,30 +62,12 @@ def seg_state_kernel(
 
 @triton.jit
 def seg_grad_kernel(
-    q,
-    do,
-    decay,
-    M,
-    items,
-    cu,
-    T,
-    scale,
-    H: tl.constexpr,
-    KD: tl.constexpr,
-    ED: tl.constexpr,
-    SK: tl.constexpr,
-    SE: tl.constexpr,
-    C: tl.constexpr,
-    SEG,
-    G,
-    BK: tl.constexpr,
-    BE: tl.constexpr,
-    NE: tl.constexpr,
-    VARLEN: tl.constexpr,
-    HAS_DECAY: tl.constexpr,
-    IEEE: tl.constexpr,
-    DECAY_GRAD: tl.constexpr = False,
-):
+    q, do, decay, M, items, cu, T, scale,
+    H: tl.constexpr, KD: tl.constexpr, ED: tl.constexpr, SK: tl.constexpr, SE: tl.constexpr, C: tl.constexpr,
+    SEG, G,
+    BK: tl.constexpr, BE: tl.constexpr, NE: tl.constexpr, VARLEN: tl.constexpr, HAS_DECAY: tl.constexpr,
+    IEEE: tl.constexpr, DECAY_GRAD: tl.constexpr = False,
+):  # fmt: skip
     """M_g = sum_{i in segment g} lambda^(i-start+1) q~_i^T do_i: the gradient a segment sends leftwards (chunks
     that start more than ``reach`` tokens after the segment's start are skipped). DECAY_GRAD: the products are
     formed per chunk as q_i^T (lambda^(i-cs+1) do_i) rounded to the input dtype, then decayed by lambda^(cs-start)
