@@ -1,6 +1,7 @@
 """The ``litlab`` command: one LightningCLI for every installed litlab member.
 
     litlab {fit,validate,test,predict} --config a.yaml --config b.yaml [--model.init_args.x=...]
+    litlab export --ckpt runs/<run>/version_0/checkpoints/last.ckpt --out folder   (see ``export``)
 
 Models and data modules are chosen by ``class_path`` (subclass mode); short names resolve because every
 member registers its module under the ``litlab.modules`` entry point group (see ``registry``). A model
@@ -165,7 +166,12 @@ def main(args: list[str] | None = None) -> int:
     the command does.
     """
     debug = os.environ.get("LITLAB_DEBUG", "") not in ("", "0")
+    argv = sys.argv[1:] if args is None else list(args)
     try:
+        if argv[:1] == ["export"]:  # checkpoint -> transformers folder (not a LightningCLI subcommand)
+            from litlab.shared.export import main as export_main
+
+            return export_main(argv[1:])
         LitlabCLI(args=None if args is None else list(args))
     except USER_ERRORS as exc:
         if debug:

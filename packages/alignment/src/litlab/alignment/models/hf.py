@@ -111,7 +111,16 @@ class HFCausalLM(PolicyAdapter):
         )  # fmt: skip
         return out[:, input_ids.shape[1] :]
 
-    def save_pretrained(self, folder: str, merge_lora: bool = False) -> None:
-        """Export: the full model, or the LoRA adapter alone (merge_lora=False) / merged into the weights."""
-        model = self.model.merge_and_unload() if (self.lora is not None and merge_lora) else self.model
+    def save_pretrained(self, folder: str, merge_lora: bool = False, tokenizer=None) -> None:
+        """Export: the full model, or the LoRA adapter alone (merge_lora=False) / merged into the weights, and the
+        tokenizer (a transformers tokenizer, a tokenizer folder or tokenizer.json) when given.
+
+        Merging works on a copy: the policy keeps its adapters."""
+        import copy
+
+        model = copy.deepcopy(self.model).merge_and_unload() if (self.lora is not None and merge_lora) else self.model
         model.save_pretrained(folder)
+        if tokenizer is not None:
+            from litlab.attention.hf import hf_tokenizer
+
+            hf_tokenizer(tokenizer).save_pretrained(folder)

@@ -9,7 +9,7 @@ transformers is imported only when these functions run.
 """
 
 from litlab.attention.hf.checks import check_exportable, choose_arch
-from litlab.attention.hf.convert import from_hf, from_hf_state, to_dtype, to_hf, to_hf_model
+from litlab.attention.hf.convert import from_hf, from_hf_state, hf_architecture, to_dtype, to_hf, to_hf_model
 from litlab.attention.hf.minimax import minimax_slopes
 from litlab.attention.hf.save import hf_tokenizer, save_pretrained
 
@@ -18,6 +18,7 @@ __all__ = [
     "choose_arch",
     "from_hf",
     "from_hf_state",
+    "hf_architecture",
     "hf_tokenizer",
     "minimax_slopes",
     "save_pretrained",

@@ -73,15 +73,26 @@ def _arch_of(config) -> str:
     return model_type
 
 
+def _backbone(config):
+    return backbone_from_minimax(config) if _arch_of(config) == "minimax" else backbone_from_llama(config)
+
+
+def hf_architecture(path: str | Path) -> tuple:
+    """(BackboneConfig, vocab_size, tie_embeddings) of a local transformers folder (reads config.json only)."""
+    from transformers import AutoConfig
+
+    if not (Path(path) / "config.json").is_file():
+        raise FileNotFoundError(f"hf_path: {str(path)!r} is not a local transformers folder (no config.json)")
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    cfg, tie = _backbone(config)
+    return cfg, int(config.vocab_size), tie
+
+
 def from_hf_state(config, state: dict[str, torch.Tensor]) -> CausalLM:
     """A litlab `CausalLM` from a transformers config and its model's state dict (in-memory names)."""
-    arch = _arch_of(config)
-    if arch == "minimax":
-        cfg, tie = backbone_from_minimax(config)
-        sd = state_from_minimax(state, cfg, tie)
-    else:
-        cfg, tie = backbone_from_llama(config)
-        sd = state_from_llama(state, cfg, tie)
+    cfg, tie = _backbone(config)
+    convert = state_from_minimax if _arch_of(config) == "minimax" else state_from_llama
+    sd = convert(state, cfg, tie)
     model = CausalLM(config.vocab_size, cfg, tie)
     model.load_state_dict(sd, strict=True)
     return to_dtype(model, state["model.embed_tokens.weight"].dtype)
@@ -111,7 +122,7 @@ def from_hf(source, dtype: torch.dtype | str | None = torch.float32) -> CausalLM
         path = Path(source)
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"from_hf: {str(source)!r} is not a local transformers folder (no config.json)")
-        _arch_of(AutoConfig.from_pretrained(path, local_files_only=True))
+        _backbone(AutoConfig.from_pretrained(path, local_files_only=True))  # refuse before loading the weights
         source = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype="auto")
     state = {k: v.detach() for k, v in source.state_dict().items()}
     model = from_hf_state(source.config, state)

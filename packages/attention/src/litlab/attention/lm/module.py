@@ -53,6 +53,8 @@ class LanguageModel(L.LightningModule):
         compile: torch.compile the blocks and the fused CE at fit start; None: on for CUDA (not with FSDP),
             off on CPU.
         ce_chunk_size: tokens per chunk of the fused head + cross-entropy (memory vs launch count).
+        hf_path: a local transformers MiniMax or Llama folder to start from (`litlab.attention.hf.from_hf`):
+            it sets backbone, vocab_size and tie_embeddings (leave them unset) and the initial weights.
     """
 
     def __init__(
@@ -72,8 +74,15 @@ class LanguageModel(L.LightningModule):
         peak_tflops: float | None = None,
         compile: bool | None = None,
         ce_chunk_size: int = 8192,
+        hf_path: str | None = None,
     ) -> None:
         super().__init__()
+        if hf_path is not None:
+            if backbone is not None or vocab_size is not None:
+                raise ValueError(f"LanguageModel.hf_path={hf_path!r} sets backbone and vocab_size; leave them unset")
+            from litlab.attention.hf import hf_architecture
+
+            backbone, vocab_size, tie_embeddings = hf_architecture(hf_path)
         if not isinstance(backbone, BackboneConfig):  # None, or a dict from a checkpoint / the CLI
             backbone = BackboneConfig(**dict(backbone or {}))
         self.config = backbone
@@ -86,6 +95,8 @@ class LanguageModel(L.LightningModule):
         self._compiled = False
         backbone = asdict(self.config)  # saved as a plain dict (hparams.yaml, checkpoints)
         self.save_hyperparameters()
+        if hf_path is not None:  # under LightningCLI the hparams are the given config: record what hf_path set
+            self.hparams.update(backbone=backbone, vocab_size=vocab_size, tie_embeddings=tie_embeddings)
         self.model: CausalLM | None = None
         self.val_ppl = Perplexity()
         self.test_ppl = Perplexity()
@@ -104,7 +115,22 @@ class LanguageModel(L.LightningModule):
                 raise ValueError("LanguageModel.vocab_size is None and no datamodule with a tokenizer is attached")
             vocab = dm.vocab_size
             self.hparams.vocab_size = vocab
-        self.model = CausalLM(vocab, self.config, self.hparams.tie_embeddings)
+        if self.hparams.get("hf_path") is not None:
+            from litlab.attention.hf import from_hf
+
+            self.model = from_hf(self.hparams.hf_path)
+        else:
+            self.model = CausalLM(vocab, self.config, self.hparams.tie_embeddings)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        hp = checkpoint.get("hyper_parameters") or {}
+        if hp.get("hf_path") is not None:  # the weights are in the checkpoint: reloading needs no HF folder
+            hp["hf_path"] = None
+
+    def save_pretrained(self, folder, tokenizer=None, merge_lora: bool = True, **kwargs):
+        """Export the model as a transformers folder (`CausalLM.save_pretrained`; merge_lora does not apply)."""
+        self.configure_model()
+        return self.model.save_pretrained(folder, tokenizer=tokenizer, **kwargs)
 
     def use_compile(self, **compile_kwargs) -> None:
         """torch.compile the blocks (`Backbone.compile_blocks(**compile_kwargs)`) and, with the default
