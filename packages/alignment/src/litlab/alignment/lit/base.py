@@ -8,12 +8,13 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from litlab.alignment.lit.checkpointing import PolicyCheckpointMixin, hparams_ignore
 from litlab.alignment.lit.generation import evaluate_prompts
 from litlab.alignment.logprobs import chunked_token_logps
 from litlab.alignment.models import PolicyAdapter
 
 
-class PolicyModule(L.LightningModule):
+class PolicyModule(PolicyCheckpointMixin, L.LightningModule):
     """Base class (not registered): subclasses define training_step / validation_step."""
 
     def __init__(
@@ -36,7 +37,7 @@ class PolicyModule(L.LightningModule):
             raise ValueError(f"need lr > 0, warmup_steps >= 0, 0 <= min_lr_ratio <= 1; got {lr}, {warmup_steps}, "
                              f"{min_lr_ratio}")  # fmt: skip
         self.policy = policy
-        self.save_hyperparameters(ignore=["policy", "objective"])
+        self.save_hyperparameters(ignore=hparams_ignore())  # keeps CLI policy configs (see checkpointing.py)
 
     # -- log-probs -----------------------------------------------------------------------------------
     def token_logps(self, policy: PolicyAdapter, batch: dict[str, Tensor]) -> Tensor:
