@@ -54,6 +54,8 @@ class LightningAttention(nn.Module):
         norm_eps: epsilon of the RMSNorm after the attention.
     """
 
+    sp_group = None  # a process group splitting T in `forward` (sequence parallelism, lm/seqpar.py); None: off
+
     def __init__(
         self,
         dim: int,
@@ -124,7 +126,9 @@ class LightningAttention(nn.Module):
         """Causal attention over x [B, T, C] from a zero state. With prefix_len [B], the first prefix_len[b]
         rows read the state after the whole prefix (layers/prefix.py: a non-causal pass seeding the causal part)."""
         q, k, v, gate = self._qkv(x)  # (B, T, H, d)
-        o, _ = _attn(self, q, k, v)
+        if prefix_len is not None and self.sp_group is not None:
+            raise ValueError("LightningAttention: prefix_len is not supported with a sequence split (sp_group)")
+        o, _ = _attn(self, q, k, v, sp_group=self.sp_group)
         if prefix_len is not None:
             o = linear_prefix_outputs(o, q, k, v, self.decay(), prefix_len)
         return self._output(o, gate)

@@ -3,7 +3,7 @@ across the ranks of a process group, its differentiable collectives, and a gloo 
 
 from litlab.attention.ops.seqpar.attn import seqpar_lightning_attn
 from litlab.attention.ops.seqpar.comm import gather_ranks, gather_sequence, group_rank, group_size
-from litlab.attention.ops.seqpar.launch import free_port, spawn_gloo
+from litlab.attention.ops.seqpar.launch import free_port, spawn_gloo, spawn_lightning
 from litlab.attention.ops.seqpar.plan import PiecePlan, plan_piece
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "plan_piece",
     "seqpar_lightning_attn",
     "spawn_gloo",
+    "spawn_lightning",
 ]

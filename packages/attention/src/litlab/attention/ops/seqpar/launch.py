@@ -28,27 +28,40 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _child(rank: int, size: int, port: int, threads: int, errors: str, fn, args) -> None:
+def _child(rank: int, size: int, port: int, threads: int, errors: str, init: bool, fn, args) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(threads)
-    dist.init_process_group("gloo", rank=rank, world_size=size)
+    if init:
+        dist.init_process_group("gloo", rank=rank, world_size=size)
+    else:
+        os.environ.update(LOCAL_RANK=str(rank), NODE_RANK="0", WORLD_SIZE=str(size))
     try:
         fn(rank, size, *args)
     except BaseException:
         Path(errors, f"{time.time():.6f}-rank{rank}").write_text(f"rank {rank}:\n{traceback.format_exc()}")
         raise
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
-def spawn_gloo(fn, size: int, *args, threads: int = 1) -> None:
-    """fn(rank, size, *args) on `size` processes (spawned: fn must be importable, at module level)."""
+def _spawn(fn, size: int, args, threads: int, init: bool) -> None:
     if size < 1:
         raise ValueError(f"size: got {size}, expected >= 1 processes")
     with tempfile.TemporaryDirectory() as errors:
         try:
-            mp.start_processes(_child, args=(size, free_port(), threads, errors, fn, args), nprocs=size,
+            mp.start_processes(_child, args=(size, free_port(), threads, errors, init, fn, args), nprocs=size,
                                start_method="spawn")  # fmt: skip
         except ProcessException as exc:
             reports = [p.read_text() for p in sorted(Path(errors).iterdir())]
             raise RuntimeError("\n".join(reports) or str(exc)) from None
+
+
+def spawn_gloo(fn, size: int, *args, threads: int = 1) -> None:
+    """fn(rank, size, *args) on `size` processes in a gloo group (spawned: fn must be importable)."""
+    _spawn(fn, size, args, threads, init=True)
+
+
+def spawn_lightning(fn, size: int, *args, threads: int = 1) -> None:
+    """fn(rank, size, *args) on `size` processes that a Lightning Trainer with devices=size will join."""
+    _spawn(fn, size, args, threads, init=False)
