@@ -2,12 +2,16 @@
 
 from litlab.rl.eval import OfflineEvalCallback
 from litlab.rl.fql import IQL, FlowBC, FlowQLearning, ReBRAC
+from litlab.rl.icrl import HistoryDataModule, ICRLEvalCallback, InContextAgent
 from litlab.rl.offline import OfflineMetadata, OfflineRLDataModule, load_offline_dataset, save_offline_dataset
 
 __all__ = [
     "IQL",
     "FlowBC",
     "FlowQLearning",
+    "HistoryDataModule",
+    "ICRLEvalCallback",
+    "InContextAgent",
     "OfflineEvalCallback",
     "OfflineMetadata",
     "OfflineRLDataModule",
