@@ -20,6 +20,7 @@ which jsonargparse reports, exit with 2); set ``LITLAB_DEBUG=1`` to see the full
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import sys
 import warnings
@@ -136,6 +137,17 @@ class LitlabCLI(LightningCLI):
             TensorBoardLogger(save_dir=str(root), name=name, version=version, default_hp_metric=False),
             CSVLogger(save_dir=str(root), name=name, version=version),
         ]
+
+    def _parse_ckpt_path(self) -> None:
+        """LightningCLI reads --ckpt_path's hyperparameters first; a damaged file ends in one clear error."""
+        try:
+            super()._parse_ckpt_path()
+        except FileNotFoundError:
+            raise
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+            raise ValueError(
+                f"--ckpt_path: the checkpoint cannot be read (truncated or not a checkpoint): {type(exc).__name__}: {exc}"
+            ) from exc
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}

@@ -13,8 +13,16 @@ from litlab.robotics.tokenizers import (
     QuantileNormalizer,
     fast_coefficients,
 )
+from litlab.robotics.vla import ClosedLoopEval, TinyVLA, TinyVLAFlow, VLAConfig, VLADataModule, VLAModule, VLAProcessor
 
 __all__ = [
+    "ClosedLoopEval",
+    "TinyVLA",
+    "TinyVLAFlow",
+    "VLAConfig",
+    "VLADataModule",
+    "VLAModule",
+    "VLAProcessor",
     "ActionChunkDataModule",
     "ActionChunkDataset",
     "BinningTokenizer",

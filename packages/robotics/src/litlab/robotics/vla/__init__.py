@@ -2,14 +2,13 @@
 configuration / modeling / processor as in LeRobot, its LightningModule, data module and closed-loop
 evaluation."""
 
+from litlab.robotics.vla.callbacks import ClosedLoopEval
 from litlab.robotics.vla.configuration import VLAConfig
+from litlab.robotics.vla.data import VLADataModule
 from litlab.robotics.vla.flow import TinyVLAFlow
-from litlab.robotics.vla.modeling import TinyVLA
+from litlab.robotics.vla.modeling import TinyVLA, make_policy
+from litlab.robotics.vla.module import VLAModule
 from litlab.robotics.vla.processor import VLAProcessor
 
-__all__ = ["TinyVLA", "TinyVLAFlow", "VLAConfig", "VLAProcessor", "make_policy"]
-
-
-def make_policy(config: VLAConfig, processor: VLAProcessor, **kwargs):
-    """The arm that ``config.head`` names: :class:`TinyVLA` (tokens) or :class:`TinyVLAFlow` (flow)."""
-    return (TinyVLA if config.head == "tokens" else TinyVLAFlow)(config, processor, **kwargs)
+__all__ = ["ClosedLoopEval", "TinyVLA", "TinyVLAFlow", "VLAConfig", "VLADataModule", "VLAModule", "VLAProcessor",
+           "make_policy"]

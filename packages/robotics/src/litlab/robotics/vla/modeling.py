@@ -24,7 +24,7 @@ from litlab.robotics.vla.configuration import VLAConfig
 from litlab.robotics.vla.policy import VLAPolicyBase
 from litlab.robotics.vla.processor import ACTION_OFFSET, BAR, EOS, PAD, VLAProcessor
 
-__all__ = ["TinyVLA"]
+__all__ = ["TinyVLA", "make_policy"]
 
 
 class TinyVLA(VLAPolicyBase):
@@ -96,3 +96,10 @@ class TinyVLA(VLAPolicyBase):
         ids = self.generate(batch)
         self.last_decode = self.processor.decode_actions(ids, decode_mode)
         return self.last_decode.actions.to(self.embed.weight.device)
+
+
+def make_policy(config: VLAConfig, processor: VLAProcessor, **kwargs) -> nn.Module:
+    """The arm that ``config.head`` names: :class:`TinyVLA` (tokens) or :class:`TinyVLAFlow` (flow)."""
+    from litlab.robotics.vla.flow import TinyVLAFlow
+
+    return (TinyVLA if config.head == "tokens" else TinyVLAFlow)(config, processor, **kwargs)
