@@ -1,15 +1,13 @@
 #!/bin/bash
 # One device call for the alignment log-prob benchmark (benchmarks/alignment/alignment_logprobs.py) with the Liger-Kernel
-# wheel carried in .whl/align. litlab.alignment's __init__ pulls the Lightning stack (datasets, ...); the
-# benchmark needs only litlab.alignment.{logprobs,losses}, so a shim package points at the sources.
+# wheel carried in .whl/align (litlab.alignment imports without datasets, jsonargparse: the sources are used as
+# they are).
 # Usage: bash benchmarks/alignment/alignment_gpu_run.sh OUTDIR [benchmark args]
 set -u
 out=${1:-results}; shift || true
 mkdir -p "$out"
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/alsite .whl/align/*.whl >/dev/null 2>&1
-mkdir -p /tmp/alshim/litlab/alignment
-echo "__path__ = ['$PWD/packages/alignment/src/litlab/alignment']" > /tmp/alshim/litlab/alignment/__init__.py
-export PYTHONPATH=/tmp/alshim:$PWD/packages/alignment/src:/tmp/alsite PYTHONUNBUFFERED=1
+export PYTHONPATH=$PWD/packages/alignment/src:$PWD/packages/attention/src:$PWD/shared/src:/tmp/alsite PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 python3 - <<'PY'  # does the fp32-accumulating GEMM used for dW work in place here? (else a temporary is used)

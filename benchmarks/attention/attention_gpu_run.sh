@@ -12,28 +12,18 @@ set -u
 out=${1:-results}; what=${2:-tests,bench,profile}
 mkdir -p "$out"
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/attn/*.whl >/dev/null 2>&1
-# litlab.attention's __init__ pulls the LM stack (datasets, ...); the kernels need only litlab.attention.ops
-mkdir -p /tmp/shim/litlab/attention
-cat > /tmp/shim/litlab/attention/__init__.py <<EOF
-import json, os
-__path__ = ['$PWD/packages/attention/src/litlab/attention']
-if os.environ.get("LA_CONFIG"):
-    import torch
-    from litlab.attention.ops import triton_config
-    cap = torch.cuda.get_device_capability()
-    base = triton_config.TABLE.get(cap, triton_config.HOPPER)
-    triton_config.TABLE[cap] = base.patched(json.load(open(os.environ["LA_CONFIG"])))
-EOF
-export PYTHONPATH=/tmp/shim:$PWD/packages/attention/src:/tmp/site:$PWD/.whl/old PYTHONUNBUFFERED=1
+# every python step runs through launch_env.py, which applies LA_CONFIG (when set) before the step
+py="python3 benchmarks/attention/launch_env.py"
+export PYTHONPATH=$PWD/packages/attention/src:$PWD/shared/src:/tmp/site:$PWD/.whl/old PYTHONUNBUFFERED=1
 [[ -d .whl/old/litlab_old_ops ]] && export LITLAB_OLD_OPS=litlab_old_ops
 nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader
 has() { [[ ,$what, == *,$1,* ]]; }
 if has grid; then
-  timeout ${GRID_TIMEOUT:-240} python3 benchmarks/attention/attention_fwd_grid.py --out "$out" ${GRID_ARGS:-} 2>&1 | tee "$out/grid.log"
+  timeout ${GRID_TIMEOUT:-240} $py benchmarks/attention/attention_fwd_grid.py --out "$out" ${GRID_ARGS:-} 2>&1 | tee "$out/grid.log"
   [[ -f $out/best_config.json ]] && export LA_CONFIG=$out/best_config.json
 fi
 if has sweep; then
-  timeout ${SWEEP_TIMEOUT:-300} python3 benchmarks/attention/attention_sweep.py --out "$out" ${SWEEP_ARGS:-} 2>&1 | tee "$out/sweep.log"
+  timeout ${SWEEP_TIMEOUT:-300} $py benchmarks/attention/attention_sweep.py --out "$out" ${SWEEP_ARGS:-} 2>&1 | tee "$out/sweep.log"
   [[ -f $out/best_config.json ]] && export LA_CONFIG=$out/best_config.json
 fi
 T=packages/attention/tests
@@ -52,11 +42,11 @@ if [[ -n ${TEST_IDS:-} ]]; then  # TEST_IDS="file.py::name file.py::name[case] .
   tests=(); for id in $TEST_IDS; do tests+=("$T/$id"); done
 fi
 if has tests; then
-  timeout ${TEST_TIMEOUT:-300} python3 -m pytest -p no:cacheprovider "${tests[@]}" -q -rf ${TEST_ARGS:-} --durations=8 \
+  timeout ${TEST_TIMEOUT:-300} $py -m pytest -p no:cacheprovider "${tests[@]}" -q -rf ${TEST_ARGS:-} --durations=8 \
     2>&1 | tee "$out/tests.log" | tail -40
 fi
 if has bench; then
-  timeout ${BENCH_TIMEOUT:-420} python3 benchmarks/attention/attention_kernels.py --out "$out" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
+  timeout ${BENCH_TIMEOUT:-420} $py benchmarks/attention/attention_kernels.py --out "$out" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
 fi
 if has ncu; then
   NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
@@ -68,7 +58,7 @@ fwd32k sections --t 32768"}
   while read -r name set args; do
     [[ -z $name ]] && continue
     base=($NCU --clock-control none --nvtx --nvtx-include prof/ --target-processes all)
-    run=(python3 benchmarks/attention/attention_ncu.py $args)
+    run=($py benchmarks/attention/attention_ncu.py $args)
     if [[ $set == full ]]; then
       timeout ${NCU_TIMEOUT:-240} "${base[@]}" --set full --import-source no -f -o "$out/ncu_$name" "${run[@]}" \
         > "$out/ncu_$name.log" 2>&1
@@ -83,5 +73,5 @@ fwd32k sections --t 32768"}
   done <<< "$cases"
 fi
 if has profile; then
-  timeout ${PROFILE_TIMEOUT:-100} python3 benchmarks/attention/attention_profile.py ${PROFILE_ARGS:-} 2>&1 | tee "$out/profile.log"
+  timeout ${PROFILE_TIMEOUT:-100} $py benchmarks/attention/attention_profile.py ${PROFILE_ARGS:-} 2>&1 | tee "$out/profile.log"
 fi

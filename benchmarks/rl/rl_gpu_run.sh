@@ -12,10 +12,8 @@ set -u
 out=${1:-results}
 mkdir -p "$out"
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/rlsite .whl/rl/*.whl >/dev/null 2>&1
-# litlab.rl's __init__ pulls the data stack (datasets, gymnasium: absent there); the race needs only litlab.rl.fql
-mkdir -p /tmp/rlshim/litlab/rl
-echo "__path__ = ['$PWD/packages/rl/src/litlab/rl']" > /tmp/rlshim/litlab/rl/__init__.py
-export PYTHONPATH=/tmp/rlshim:$PWD/packages/rl/src:/tmp/rlsite PYTHONUNBUFFERED=1
+# litlab.rl resolves its names lazily: litlab.rl.fql imports without gymnasium (absent there)
+export PYTHONPATH=$PWD/packages/rl/src:$PWD/packages/attention/src:$PWD/shared/src:/tmp/rlsite PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader
 race="python3 benchmarks/rl/rl_fql_race.py"
 timeout ${JAX_TIMEOUT:-100} $race jax --precisions default highest --budget-s 60 --out "$out/jax.json" ${JAX_ARGS:-} \
