@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 
 from litlab.shared.cli import main
 
@@ -71,3 +72,61 @@ def test_lm_recipes_test_and_predict(recipe, corpus, prompts, tmp_path):
     assert metrics["test/ppl"] == pytest.approx(math.exp(metrics["test/loss"]), rel=1e-4)
     assert [r["prompt"] for r in rows] == ["def f(x):\n", "What is 3 + 4?\n"]
     assert all(r["new_tokens"] >= 1 and isinstance(r["completion"], str) for r in rows)
+
+
+# ---- alignment: SFT, then each preference recipe from the SFT checkpoint -------------------------------------
+TINY_BACKBONE = {"dim": 32, "num_layers": 2, "num_heads": 2, "head_dim": 16, "pattern": "LS"}
+ALIGN_TRAINER = ["--trainer.max_steps=2", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1"]
+
+
+def align_overrides(path: Path, module: str, task_dir: Path, prompts: Path, **policy) -> list[str]:
+    policy = {"class_path": "LitlabCausalLM", "init_args": {"vocab_size": 384, "backbone": TINY_BACKBONE, **policy}}
+    data = {"data_dir": str(task_dir), "tokenizer": str(task_dir / "tokenizer"), "batch_size": 4, "max_new_tokens": 6,
+            "task": {"n_train": 24, "n_val": 4, "n_eval": 3, "n_test": 5}, "predict_file": str(prompts)}  # fmt: skip
+    if module == "SFTModule":
+        data["chosen_only"] = True
+    over = {"model": {"class_path": module, "init_args": {"eval_prompts": 2, "warmup_steps": 1, "policy": policy}},
+            "data": {"class_path": "PreferenceDataModule", "init_args": data}}  # fmt: skip
+    path.write_text(yaml.safe_dump(over))
+    return ["--config", str(path)]
+
+
+@pytest.fixture(scope="module")
+def task_dir(tmp_path_factory) -> Path:
+    from litlab.alignment.data.synthetic import ArithmeticTask, task_files
+    from litlab.alignment.data.tokenizer import train_task_tokenizer
+
+    root = tmp_path_factory.mktemp("arith")
+    paths = task_files(ArithmeticTask(n_train=24, n_val=4, n_eval=3, n_test=5), root)
+    rows = [json.loads(line) for p in paths.values() for line in p.read_text().splitlines()]
+    train_task_tokenizer([r["prompt"] + r.get("chosen", "") + r.get("rejected", "") for r in rows], root / "tokenizer")
+    return root
+
+
+@pytest.fixture(scope="module")
+def sft_run(tmp_path_factory, task_dir, prompts) -> tuple[Path, dict, list[dict]]:
+    root = tmp_path_factory.mktemp("sft")
+    args = align_overrides(root / "over.yaml", "SFTModule", task_dir, prompts)
+    metrics, rows = fit_test_predict("alignment/sft", root, [*args, *ALIGN_TRAINER], args)
+    return root / "r" / "version_0" / "checkpoints" / "last.ckpt", metrics, rows
+
+
+def check_alignment_results(metrics: dict, rows: list[dict]) -> None:
+    for split in ("id", "ood"):
+        assert 0 <= metrics[f"test/gen_{split}/accuracy"] <= 1 and 0 <= metrics[f"test/gen_{split}/eos_rate"] <= 1
+    assert [r["prompt"] for r in rows] == ["def f(x):\n", "What is 3 + 4?\n"]
+    assert all(0 <= r["new_tokens"] <= 6 and isinstance(r["terminated"], bool) for r in rows)
+
+
+def test_sft_recipe_test_and_predict(sft_run):
+    _, metrics, rows = sft_run
+    assert metrics["test/loss"] > 0
+    check_alignment_results(metrics, rows)
+
+
+@pytest.mark.parametrize("recipe", ["smpo", "smpo-modified", "dpo", "simpo", "orpo"])
+def test_preference_recipes_test_and_predict(recipe, tmp_path, task_dir, prompts, sft_run):
+    args = align_overrides(tmp_path / "over.yaml", "PreferenceAligner", task_dir, prompts, checkpoint=str(sft_run[0]))
+    metrics, rows = fit_test_predict(f"alignment/{recipe}", tmp_path, [*args, *ALIGN_TRAINER], args)
+    assert 0 <= metrics["test/reward_accuracy"] <= 1 and "test/loss" in metrics
+    check_alignment_results(metrics, rows)

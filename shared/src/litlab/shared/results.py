@@ -58,8 +58,7 @@ class RunResultsWriter(Callback):
         metrics = {k: _plain(v) for k, v in sorted(trainer.callback_metrics.items()) if k.startswith("test")}
         folder = run_folder(trainer)
         folder.mkdir(parents=True, exist_ok=True)
-        record = {"module": type(pl_module).__name__, "ckpt_path": _ckpt(trainer),
-                  "global_step": trainer.global_step, "metrics": metrics}  # fmt: skip
+        record = {"module": type(pl_module).__name__, "ckpt_path": _ckpt(trainer), "metrics": metrics}
         (folder / TEST_METRICS_FILE).write_text(json.dumps(record, indent=1) + "\n")
         if self.verbose:
             print(f"litlab: test metrics written to {folder / TEST_METRICS_FILE}")

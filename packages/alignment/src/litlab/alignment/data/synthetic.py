@@ -1,11 +1,13 @@
-"""A verifiable synthetic preference task (integer addition) written as TRL-format JSONL (spec §10.3).
+"""A verifiable synthetic preference task (integer addition) written as TRL-format JSONL.
 
 Prompts ask for a + b; answers are `<answer>{a+b}</answer>`. Chosen = the correct answer (the data module
 appends EOS). Rejected = (a) a wrong answer of the same length (EOS appended: `rejected_terminated`
 true) or (c) the correct answer followed by repetitions of itself and NO EOS (`rejected_terminated`
 false), with probability `degenerate_fraction` (0: the EOS-stress condition; > 0: the mixed condition).
 Evaluation prompts carry the gold `answer`: ID prompts use the training operand lengths and templates,
-OOD prompts use operands `ood_digits` long and paraphrased instructions.
+OOD prompts use operands `ood_digits` long and paraphrased instructions. The test split (test.jsonl pairs,
+test_id / test_ood prompts, `n_test` each) is drawn after the others from the same generator, so it never
+overlaps them by construction of the stream and leaves the earlier splits as they were.
 
     python -m litlab.alignment.data.synthetic --out data/arith      # writes the files listed in `write`
 """
@@ -44,6 +46,8 @@ class ArithmeticTask:
     """Share of rejected answers that are the right answer repeated with no EOS (0 = EOS-stress)."""
     max_repeats: int = 4
     """Degenerate answers repeat the answer 2..max_repeats times."""
+    n_test: int = 200
+    """Preference pairs in test.jsonl and prompts in test_id.jsonl and test_ood.jsonl (`litlab test`)."""
 
     def __post_init__(self) -> None:
         self.id_digits, self.ood_digits = tuple(self.id_digits), tuple(self.ood_digits)
@@ -53,8 +57,8 @@ class ArithmeticTask:
                 raise ValueError(f"ArithmeticTask.{name} must be (lo, hi) with 1 <= lo <= hi, got {(lo, hi)}")
         if not 0.0 <= self.degenerate_fraction <= 1.0:
             raise ValueError(f"ArithmeticTask.degenerate_fraction must be in [0, 1], got {self.degenerate_fraction}")
-        if min(self.n_train, self.n_val, self.n_eval) < 1 or self.max_repeats < 2:
-            raise ValueError("ArithmeticTask: n_train, n_val, n_eval must be >= 1 and max_repeats >= 2")
+        if min(self.n_train, self.n_val, self.n_eval, self.n_test) < 1 or self.max_repeats < 2:
+            raise ValueError("ArithmeticTask: n_train, n_val, n_eval, n_test must be >= 1 and max_repeats >= 2")
 
 
 def answer_text(value: int) -> str:
@@ -112,25 +116,69 @@ def make_eval_prompt(rng: random.Random, task: ArithmeticTask, ood: bool) -> dic
 def generate(task: ArithmeticTask) -> dict[str, list[dict]]:
     """All splits as lists of rows (deterministic in task.seed)."""
     rng = random.Random(task.seed)
-    return {
+    splits = {
         "train": [make_pair(rng, task) for _ in range(task.n_train)],
         "val": [make_pair(rng, task) for _ in range(task.n_val)],
         "eval_id": [make_eval_prompt(rng, task, ood=False) for _ in range(task.n_eval)],
         "eval_ood": [make_eval_prompt(rng, task, ood=True) for _ in range(task.n_eval)],
     }
+    splits["test"] = [make_pair(rng, task) for _ in range(task.n_test)]
+    splits["test_id"] = [make_eval_prompt(rng, task, ood=False) for _ in range(task.n_test)]
+    splits["test_ood"] = [make_eval_prompt(rng, task, ood=True) for _ in range(task.n_test)]
+    return splits
 
 
 def write(task: ArithmeticTask, out_dir: str | Path) -> dict[str, Path]:
-    """Write train/val/eval_id/eval_ood .jsonl and task.json into out_dir; returns the paths."""
+    """Write train/val/eval_id/eval_ood/test/test_id/test_ood .jsonl and task.json into out_dir; returns the paths.
+
+    Each file is written to a temporary name and renamed, task.json last, so an interrupted write leaves no
+    task.json claiming files that are not all there.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for split, rows in generate(task).items():
         paths[split] = out / f"{split}.jsonl"
-        with open(paths[split], "w") as f:
+        with open(paths[split].with_suffix(".jsonl.tmp"), "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
-    (out / "task.json").write_text(json.dumps(asdict(task), indent=1))
+        paths[split].with_suffix(".jsonl.tmp").replace(paths[split])
+    (out / "task.json.tmp").write_text(json.dumps(asdict(task), indent=1))
+    (out / "task.json.tmp").replace(out / "task.json")
     return paths
+
+
+def task_files(task: ArithmeticTask, out_dir: str | Path) -> dict[str, Path]:
+    """The task's files in out_dir, written there first if the folder holds no task yet.
+
+    Never overwrites: a folder whose task.json records other settings, or that holds split files without a
+    task.json, or misses some of the files its task.json promises, raises a ValueError naming the folder and
+    the differing settings (use another folder per setting, or delete the old one).
+    """
+    out = Path(out_dir)
+    names = [f"{s}.jsonl" for s in ("train", "val", "eval_id", "eval_ood", "test", "test_id", "test_ood")]
+    spec, record = asdict(task), out / "task.json"
+    if not record.exists():
+        present = [n for n in names if (out / n).exists()]
+        if present:
+            raise ValueError(f"synthetic task folder {str(out)!r} holds {present} but no task.json: refusing to "
+                             "overwrite them; choose another data_dir or delete the folder")  # fmt: skip
+        return write(task, out)
+    try:
+        stored = json.loads(record.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"synthetic task folder {str(out)!r}: task.json is not JSON ({exc})") from None
+    stored = {k: (tuple(v) if isinstance(v, list) else v) for k, v in stored.items()}
+    differ = sorted(k for k in set(spec) | set(stored) if spec.get(k, "<unset>") != stored.get(k, "<unset>"))
+    if differ:
+        found = ", ".join(f"{k}={stored.get(k, '<unset>')!r} (asked {spec.get(k, '<unset>')!r})" for k in differ)
+        raise ValueError(f"synthetic task folder {str(out)!r} was generated with other settings: {found}; "
+                         "refusing to regenerate over it: choose another data_dir for these settings "
+                         "or delete the folder")  # fmt: skip
+    missing = [n for n in names if not (out / n).exists()]
+    if missing:
+        raise ValueError(f"synthetic task folder {str(out)!r}: task.json is there but {missing} are missing; "
+                         "delete the folder to regenerate it")  # fmt: skip
+    return {n.removesuffix(".jsonl"): out / n for n in names}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -141,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--degenerate-fraction", type=float, default=0.5)
     args = p.parse_args(argv)
     task = ArithmeticTask(seed=args.seed, n_train=args.n_train, degenerate_fraction=args.degenerate_fraction)
-    for split, path in write(task, args.out).items():
+    for split, path in task_files(task, args.out).items():
         print(f"{split:9s} {path}")
 
 

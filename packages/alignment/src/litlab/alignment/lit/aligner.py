@@ -97,7 +97,8 @@ class PreferenceAligner(PolicyModule):
 
     def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         ref = self.reference_logps(batch) if self.objective.needs_reference else None
-        progress = self.global_step / max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer else 1.0
+        fitting = self._trainer is not None and self.trainer.state.fn == "fit"  # test has no training schedule
+        progress = self.global_step / max(1, int(self.trainer.estimated_stepping_batches)) if fitting else 1.0
         if self.fused_head and torch.is_grad_enabled():
             loss, info = self.fused_loss(batch, ref, progress)
         else:
@@ -105,6 +106,8 @@ class PreferenceAligner(PolicyModule):
         pairs = int(batch["is_rejected"].sum())
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=pairs)
         info.pop("loss")
+        if stage != "train":  # a probe absent from this batch (NaN) stays out of the epoch mean, not NaN it
+            info = {k: v for k, v in info.items() if not bool(torch.isnan(v.float()).all())}
         self.log_dict({f"{stage}/{k}": v.float() for k, v in info.items()}, batch_size=pairs)
         return loss
 

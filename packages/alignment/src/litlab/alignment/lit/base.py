@@ -1,4 +1,9 @@
-"""Shared parts of the SFT and preference modules: the policy, label log-probs, optimizer, generation eval."""
+"""Shared parts of the SFT and preference modules: the policy, label log-probs, optimizer, generation eval.
+
+`litlab test` runs the subclass's loss on the held-out test pairs (`test/loss`, `test/reward_accuracy`, ...)
+and the generation metrics on the ID and OOD test prompts (`test/gen_id/accuracy`, ...); `litlab predict`
+writes one greedy completion per prompt of the data's `predict_file`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import torch
 from torch import Tensor
 
 from litlab.alignment.lit.checkpointing import PolicyCheckpointMixin, hparams_ignore
-from litlab.alignment.lit.generation import evaluate_prompts
+from litlab.alignment.lit.generation import cut_at_eos, evaluate_prompts
 from litlab.alignment.logprobs import chunked_token_logps
 from litlab.alignment.models import PolicyAdapter
 
@@ -81,6 +86,33 @@ class PolicyModule(PolicyCheckpointMixin, L.LightningModule):
         grads = [p.grad.detach().norm() for p in self.policy.parameters() if p.grad is not None]
         if grads:
             self.log("train/grad_norm", torch.linalg.vector_norm(torch.stack(grads)))
+
+    # -- test and predict ----------------------------------------------------------------------------
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        """Greedy generation metrics (EOS rate, repetition, accuracy, length) on every test prompt."""
+        dm = getattr(self.trainer, "datamodule", None)
+        for split, rows in (getattr(dm, "test_prompts", None) or {}).items():
+            if rows:
+                greedy = evaluate_prompts(self.policy, dm.tokenizer, dm.eos_ids, rows)
+                self.log_dict({f"test/gen_{split}/{k}": v for k, v in greedy.items()}, rank_zero_only=True)
+
+    @torch.no_grad()
+    def predict_step(self, prompt: str, batch_idx: int) -> list[dict]:
+        """One greedy completion (up to the data's `max_new_tokens`, cut at the first EOS) of a prompt."""
+        dm = getattr(self.trainer, "datamodule", None)
+        if getattr(dm, "tokenizer", None) is None:
+            raise ValueError(f"{type(self).__name__}.predict needs a datamodule with a tokenizer (PreferenceDataModule)")
+        ids = dm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise ValueError(f"prompt {prompt!r} of {dm.hparams.predict_file!r} encodes to no token")
+        x = torch.tensor([ids], device=self.device)
+        new = self.policy.generate(x, dm.hparams.max_new_tokens, 0.0, sorted(dm.eos_ids), None)[0].tolist()
+        body, terminated = cut_at_eos(new, dm.eos_ids)
+        return [{"prompt": prompt, "completion": dm.tokenizer.decode(body), "terminated": terminated,
+                 "new_tokens": len(body)}]  # fmt: skip
 
     # -- generation eval -----------------------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:
