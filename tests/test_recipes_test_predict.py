@@ -130,3 +130,35 @@ def test_preference_recipes_test_and_predict(recipe, tmp_path, task_dir, prompts
     metrics, rows = fit_test_predict(f"alignment/{recipe}", tmp_path, [*args, *ALIGN_TRAINER], args)
     assert 0 <= metrics["test/reward_accuracy"] <= 1 and "test/loss" in metrics
     check_alignment_results(metrics, rows)
+
+
+# ---- offline RL: every recipe on a small generated Hopper dataset ---------------------------------------------
+@pytest.fixture(scope="module")
+def hopper(tmp_path_factory) -> Path:
+    import gymnasium as gym
+    import numpy as np
+
+    from litlab.rl.offline.collect import collect_transitions, random_policy
+    from litlab.rl.offline.storage import OfflineMetadata, save_offline_dataset
+
+    space = gym.make("Hopper-v5").action_space
+    arrays, returns = collect_transitions("Hopper-v5", random_policy(space, 0), 200, num_envs=2, seed=0)
+    meta = OfflineMetadata("Hopper-v5", "random", float(np.mean(returns)), float(np.mean(returns)) + 100.0)
+    return save_offline_dataset(tmp_path_factory.mktemp("rl") / "hopper-random-v5", arrays, meta)
+
+
+@pytest.mark.parametrize("recipe", ["fql-hopper", "fql-halfcheetah", "fql-walker2d", "bc-hopper", "iql-hopper",
+                                    "rebrac-hopper"])  # fmt: skip
+def test_rl_recipes_test_and_predict(recipe, hopper, tmp_path):
+    data = [f"--data.init_args.path={hopper}", "--data.init_args.batch_size=16", "--data.init_args.test_episodes=3",
+            "--data.init_args.max_episode_steps=40", "--model.init_args.hidden_dims=[16,16]",
+            "--trainer.callbacks=[]"]  # fmt: skip
+    metrics, rows = fit_test_predict(f"rl/{recipe}", tmp_path, [*data, "--trainer.max_steps=2"], data)
+    assert metrics["test/episodes"] == 3 and metrics["test/normalized_return_std"] >= 0
+    assert [r["seed"] for r in rows] == [100_000, 100_001, 100_002]
+    meta = json.loads((hopper / "litlab_offline.json").read_text())
+    for r in rows:  # the normalized return follows from the stored reference returns
+        expected = 100 * (r["return"] - meta["random_return"]) / (meta["expert_return"] - meta["random_return"])
+        assert r["normalized_return"] == pytest.approx(expected)
+    mean = sum(r["normalized_return"] for r in rows) / 3
+    assert metrics["test/normalized_return"] == pytest.approx(mean, rel=1e-5)  # same seeds: same episodes

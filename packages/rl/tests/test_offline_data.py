@@ -90,14 +90,14 @@ def test_nan_written_behind_our_back_is_caught_on_load(tmp_path, tiny_arrays):
 
 
 def test_datamodule_batches_masks_and_clipping(tmp_path, tiny_arrays):
-    arrays = tiny_arrays(n=50)
+    arrays = tiny_arrays(n=50, obs_dim=11, act_dim=3)  # Hopper-v5's sizes (checked against the env)
     arrays["actions"][0, 0] = 1.0  # exactly on the bound: clipped to 1 - 1e-5 and counted
     save_offline_dataset(tmp_path / "ds", arrays, META)
     dm = OfflineRLDataModule(str(tmp_path / "ds"), batch_size=8, seed=1)
     dm.setup("fit")
-    assert (dm.obs_dim, dm.action_dim, dm.num_clipped_actions) == (3, 2, 1)
+    assert (dm.obs_dim, dm.action_dim, dm.num_clipped_actions) == (11, 3, 1)
     batch = next(iter(dm.train_dataloader()))
-    assert batch["observations"].shape == (8, 3) and batch["masks"].shape == (8,)
+    assert batch["observations"].shape == (8, 11) and batch["masks"].shape == (8,)
     assert torch.equal(dm.tensors["masks"], torch.from_numpy(1.0 - arrays["terminals"].astype(np.float32)))
     assert dm.tensors["actions"].abs().max() <= 1 - 1e-5
     with pytest.raises(ValueError, match="batch_size"):

@@ -7,12 +7,18 @@ per training step, logging the loss's ``info`` under ``train/``. The agents are 
 ``compile_mode`` runs ``agent.loss`` (forward, and through AOTAutograd the backward) under ``torch.compile``;
 the optimizer step stays eager. For the fastest update outside Lightning see ``graph.py``.
 
+``litlab test`` rolls the policy out for the data's ``test_episodes`` held-out episodes (reset seeds from
+``test_seed``) and reports ``test/return`` and the D4RL normalized return
+100 (R - R_random) / (R_expert - R_random) (mean and std over episodes); ``litlab predict`` writes one row per
+episode (seed, return, normalized return).
+
 The observation and action sizes come from the data: leave ``obs_dim``/``action_dim`` unset and they are
 read from the DataModule in ``setup`` (and saved in the hyperparameters, so checkpoints reload).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn
@@ -22,6 +28,7 @@ from litlab.rl.fql.graph import COMPILE_MODES as INDUCTOR_MODES
 from litlab.rl.fql.graph import compile_fn
 from litlab.rl.fql.iql import IQLAgent
 from litlab.rl.fql.rebrac import ReBRACAgent
+from litlab.rl.eval.rollout import evaluate_episodes
 
 SHOWN = ("critic_loss", "bc_flow_loss", "distill_loss", "q_mean", "actor_loss")
 COMPILE_MODES = (*INDUCTOR_MODES, "aot_eager")  # aot_eager: traced only (the backend of that name)
@@ -93,6 +100,35 @@ class OfflineRLModule(LightningModule):
         self.log_dict({f"train/{k}": v for k, v in info.items()}, on_step=True, on_epoch=False)
         self.log_dict({k: v for k, v in info.items() if k in SHOWN}, prog_bar=True, logger=False)
         return loss.detach()
+
+    def rollouts(self, seeds: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """(returns, normalized returns) [E] of episodes reset with ``seeds`` (consecutive) in the data's env."""
+        dm = getattr(self.trainer, "datamodule", None)
+        meta = getattr(dm, "metadata", None)
+        if meta is None:
+            raise ValueError(f"{type(self).__name__}: test/predict need a datamodule with dataset metadata "
+                             "(OfflineRLDataModule)")  # fmt: skip
+        first = int(seeds[0])
+        gen = torch.Generator(device=self.device).manual_seed(first)
+
+        def policy(obs: np.ndarray) -> np.ndarray:
+            x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+            return self.sample_actions(x, gen).cpu().numpy().astype(np.float64)
+
+        returns = evaluate_episodes(meta.env_id, policy, len(seeds), first, dm.max_episode_steps)
+        return returns, np.asarray(meta.normalized_score(returns))
+
+    def test_step(self, seeds: Tensor, batch_idx: int) -> None:
+        returns, scores = self.rollouts(seeds)
+        n = len(returns)
+        self.log_dict({"test/return": float(returns.mean()), "test/normalized_return": float(scores.mean()),
+                       "test/normalized_return_std": float(scores.std()), "test/episodes": float(n)},
+                      batch_size=n)  # fmt: skip
+
+    def predict_step(self, seeds: Tensor, batch_idx: int) -> list[dict]:
+        returns, scores = self.rollouts(seeds)
+        return [{"episode": i, "seed": int(s), "return": float(r), "normalized_return": float(z)}
+                for i, (s, r, z) in enumerate(zip(seeds.tolist(), returns, scores))]  # fmt: skip
 
     @torch.no_grad()
     def sample_actions(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:

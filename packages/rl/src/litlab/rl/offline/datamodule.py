@@ -10,6 +10,13 @@ action at s', and ``next_action_masks`` (0 where it is unknown: at terminals, ti
 the data). Transitions of parallel environments are interleaved on disk, so the next transition is found by
 matching ``next_observations[i]`` to a later ``observations[j]``, not as ``i + 1``.
 
+``litlab test`` and ``litlab predict`` roll the policy out in the dataset's environment for ``test_episodes``
+episodes whose reset seeds start at ``test_seed`` (far from the training-time evaluation's seeds 0..): the
+loaders yield one batch of those seeds; the module steps the episodes.
+
+Before any step, ``setup`` checks that the metadata's environment exists and that its observation and action
+sizes are the dataset's (else training would run and the first evaluation would crash).
+
 Dataset actions are clipped to +-``action_clip`` (1 - 1e-5 as in the authors' code, so that a flow or
 tanh policy can represent them); the number of clipped entries is logged.
 """
@@ -66,6 +73,9 @@ class OfflineRLDataModule(LightningDataModule):
         seed: int = 0,
         action_clip: float = 1.0 - 1e-5,
         with_next_actions: bool = False,
+        test_episodes: int = 10,
+        test_seed: int = 100_000,
+        max_episode_steps: int | None = None,
     ) -> None:
         """
         Args:
@@ -74,12 +84,20 @@ class OfflineRLDataModule(LightningDataModule):
             seed: seed of the index sampler.
             action_clip: dataset actions are clipped to [-action_clip, action_clip] (count logged).
             with_next_actions: also give next_actions and next_action_masks (needed by ReBRAC).
+            test_episodes: episodes of ``litlab test`` / ``litlab predict`` (run in lock-step).
+            test_seed: reset seed of the first test episode (episode i uses test_seed + i).
+            max_episode_steps: time limit of the test episodes (None keeps the environment's).
         """
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0 < action_clip <= 1:
             raise ValueError(f"action_clip must be in (0, 1], got {action_clip}")
+        if test_episodes < 1:
+            raise ValueError(f"test_episodes must be >= 1, got {test_episodes}")
+        if max_episode_steps is not None and max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1 or None, got {max_episode_steps}")
+        self.test_episodes, self.test_seed, self.max_episode_steps = test_episodes, test_seed, max_episode_steps
         self.path, self.batch_size, self.seed, self.action_clip = path, batch_size, seed, action_clip
         self.with_next_actions = with_next_actions
         self.tensors: dict[str, torch.Tensor] | None = None
@@ -89,6 +107,7 @@ class OfflineRLDataModule(LightningDataModule):
         if self.tensors is not None:
             return
         arrays, self.metadata = load_offline_dataset(self.path)
+        check_env_sizes(self.path, self.metadata.env_id, arrays["observations"].shape[1], arrays["actions"].shape[1])
         actions = arrays["actions"]
         clipped = int((np.abs(actions) > self.action_clip).sum())
         if clipped:
@@ -118,3 +137,31 @@ class OfflineRLDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         self.setup()
         return DataLoader(UniformTransitions(self.tensors, self.batch_size, self.seed), batch_size=None)
+
+    def test_dataloader(self) -> DataLoader:
+        """One batch: the reset seeds [test_episodes] of the test episodes."""
+        seeds = torch.arange(self.test_seed, self.test_seed + self.test_episodes)
+        return DataLoader([seeds], batch_size=None)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+
+def check_env_sizes(path: str, env_id: str, obs_dim: int, action_dim: int) -> None:
+    """Raise ValueError unless ``env_id`` is a registered gymnasium id with these observation/action sizes.
+
+    Skipped where gymnasium is not installed (the GPU benchmark image trains without environments).
+    """
+    try:
+        import gymnasium as gym
+    except ImportError:
+        return
+    if env_id not in gym.registry:
+        raise ValueError(f"dataset {path!r}: its metadata names env_id {env_id!r}, which gymnasium does not know "
+                         "(expected a registered id such as Hopper-v5)")  # fmt: skip
+    env = gym.make(env_id)
+    obs_shape, act_shape = env.observation_space.shape, env.action_space.shape
+    env.close()
+    if obs_shape != (obs_dim,) or act_shape != (action_dim,):
+        raise ValueError(f"dataset {path!r}: observations of size {obs_dim} and actions of size {action_dim}, but "
+                         f"its env {env_id} has observation shape {obs_shape} and action shape {act_shape}")  # fmt: skip
