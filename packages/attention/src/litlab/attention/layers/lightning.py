@@ -6,7 +6,7 @@
     y       = W_out(sigmoid(W_gate x) * o)            output gate computed from the layer input
 
 The linear attention itself is Lightning Attention-2 (arXiv 2401.04658, Eq. 2 and Algorithm 1) with
-per-head decay slopes s_{h,l} (spec section 4: "minimax" by default, "alibi", "tnl_paper", or "none").
+per-head decay slopes s_{h,l} ("minimax" by default, "alibi", "tnl_paper", or "none").
 The bare op is NOT a drop-in replacement for softmax attention: the norm and the gate after it are
 what make it train (OpenNLPLab/lightning-attention#25), so this layer always has both.
 
