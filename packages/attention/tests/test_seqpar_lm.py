@@ -94,7 +94,12 @@ def _fit_split(rank: int, size: int, sp_size: int, out: str) -> None:
         torch.save({"losses": losses, "params": params}, out)
 
 
-@pytest.mark.xfail(reason="regressed after the session's later LanguageModel/Backbone changes: the first loss differs by 1.6e-3 relative from one process (the split backbone itself stays exact, see the test above); open in issue 23", strict=True)
+@pytest.mark.xfail(
+    reason="order-dependent: passes run alone, fails after the rest of the attention suite in one pytest process "
+    "(first loss off by 1.6e-3 relative: some state an earlier test leaves reaches the runs); open in the "
+    "distributed issue",
+    strict=False,
+)
 @pytest.mark.parametrize("size, sp_size", [(2, 2), pytest.param(4, 2, marks=pytest.mark.slow)], ids=["sp2", "dp2xsp2"])
 def test_sequence_parallel_training_matches_one_process(tmp_path, size, sp_size):
     out = str(tmp_path / "split.pt")
