@@ -9,8 +9,8 @@ import torch
 
 from litlab.attention import BackboneConfig, LanguageModel
 from litlab.attention.lm.flops import flops_per_token
-from litlab.attention.lm.schedule import warmup_cosine
 from litlab.shared.cli import main
+from litlab.shared.optim import warmup_cosine
 
 ROOT = Path(__file__).resolve().parents[3]
 RECIPES = ["lm-lightning", "lm-hybrid-moe", "lm-softmax", "lm-ssmax"]

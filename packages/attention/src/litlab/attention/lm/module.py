@@ -26,9 +26,9 @@ from torchmetrics.text import Perplexity
 from litlab.attention.layers.ffn import MoE
 from litlab.attention.lm.cross_entropy import linear_cross_entropy
 from litlab.attention.lm.flops import flops_per_token, peak_flops
-from litlab.attention.lm.schedule import warmup_cosine
 from litlab.attention.models.causal_lm import CausalLM
 from litlab.attention.models.config import BackboneConfig
+from litlab.shared.optim import warmup_cosine
 
 log = logging.getLogger(__name__)
 
