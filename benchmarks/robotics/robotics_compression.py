@@ -3,7 +3,7 @@ vocabulary sensitivity. One-second chunks; tokens per chunk for naive 256-bin to
 (scale 10, vocab 1024, fitted on the train split), reconstruction MAE in normalized units on held-out
 chunks.
 
-    nice python benchmarks/robotics/robotics_compression.py [--append BENCHMARKS.md] \
+    nice python benchmarks/robotics/robotics_compression.py [--append benchmarks/robotics/HISTORY.md] \
         [--plot packages/robotics/docs/compression.png]
 """
 

@@ -2,7 +2,7 @@
 same training chunks and run on the same held-out chunks: tokens per chunk, ground-truth round-trip
 failures (strict decode), behaviour on out-of-range input and on corrupted token sequences.
 
-    nice python benchmarks/robotics/robotics_reference.py [--append BENCHMARKS.md]
+    nice python benchmarks/robotics/robotics_reference.py [--append benchmarks/robotics/HISTORY.md]
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ class LanguageModel(L.LightningModule):
 
     def on_fit_start(self) -> None:
         enabled = self.hparams.compile
-        if enabled is None:  # auto: measured 1.65x on one H200 (BENCHMARKS.md); not tried under sharding
+        if enabled is None:  # auto: measured 1.65x on one H200 (benchmarks/attention/HISTORY.md); not tried under sharding
             sharded = "fsdp" in type(self.trainer.strategy).__name__.lower()
             enabled = self.device.type == "cuda" and not sharded
         if enabled:
