@@ -24,11 +24,17 @@ class GridWorldEnv(gym.Env):
         family: "darkroom", "darkroom_hard", "keydoor" or "darkroom_tiny".
         task: a fixed task id; None draws one from `split` at each reset.
         split: "train", "test" or "all", the pool `task=None` draws from.
+        render_mode: None only (the grid worlds are not rendered); accepted for `gym.make`'s convention.
     """
 
     metadata = {"render_modes": []}
 
-    def __init__(self, family: str = "darkroom", task: int | None = None, split: str = "train") -> None:
+    def __init__(
+        self, family: str = "darkroom", task: int | None = None, split: str = "train", render_mode: str | None = None
+    ) -> None:
+        if render_mode is not None:
+            raise ValueError(f"render_mode: the grid worlds have no render modes, expected None, got {render_mode!r}")
+        self.render_mode = None
         self.grid = get_spec(family)
         if split not in ("train", "test", "all"):
             raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
