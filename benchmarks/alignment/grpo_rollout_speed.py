@@ -220,7 +220,7 @@ def main(argv=None) -> None:
             print(f"{r['policy']:10s} {r['completion_length']:5d} error: {r['error'][:60]}")
             continue
         print(f"{r['policy']:10s} {r['completion_length']:5d} {r.get('gen_tokens_per_s', float('nan')):10.0f} "
-              f"{r.get('gen_s', float('nan')):7.2f} {r.get('update_s', float('nan')):8.2f} {r["step_s"]:7.2f}")
+              f"{r.get('gen_s', float('nan')):7.2f} {r.get('update_s', float('nan')):8.2f} {r['step_s']:7.2f}")
 
 
 if __name__ == "__main__":
