@@ -4,7 +4,7 @@
 # the same wall-clock training budget. Usage: bash benchmarks/robotics/vla_gpu_run.sh OUTDIR
 # Env: RATES ("10 25 50 100"), ARMS ("fast binning flow"), SEEDS ("0 1 2"), EPISODES (500 demos per rate),
 # TRAIN_S (90, training seconds per run; at most 6000 steps), BATCH (128), EVAL_EPISODES (50), WORKERS (4 per rate),
-# SPEED_ARGS, SKIP_SPEED=1. Needs the gymnasium wheels in .whl/ (carried). The report is made afterwards:
+# SPEED_ARGS, SWEEP_ARGS, SKIP_SPEED=1. Run JSONs and logs end up in OUTDIR/vla_runs.tgz. Needs the gymnasium wheels in .whl/ (carried). The report is made afterwards:
 #   python benchmarks/robotics/vla_sweep.py --report OUTDIR/runs --plot packages/robotics/docs/vla_rate_sweep.png
 set -u
 out=${1:-results}
@@ -57,4 +57,4 @@ done
 wait
 echo "sweep: $((SECONDS - t0)) s"
 grep -h success "$out"/logs/run_*.txt | tee "$out/summary.txt"
-rm -rf "$out/pools"/*.pt
+tar czf "$out/vla_runs.tgz" -C "$out" runs logs && rm -rf "$out/runs" "$out/logs" "$out/pools"
