@@ -58,7 +58,6 @@ def train_one(tokenizer: str, horizon: int, steps: int, out: Path, args) -> dict
         num_layers=args.layers,
         lr=args.lr,
         warmup_steps=args.warmup,
-        max_steps=steps,
         seed=args.seed,
     )
     info = {

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from litlab.shared.optim import adamw_warmup_cosine, param_groups, warmup_cosine
+from litlab.shared.optim import adamw_warmup_cosine, check_schedule, param_groups, warmup_cosine
 
 
 class _Tiny(nn.Module):
@@ -72,3 +72,19 @@ def test_adamw_warmup_longer_than_run_is_shortened():
     assert out["optimizer"].param_groups[0]["lr"] == pytest.approx(0.5)  # warmup of 2 steps: (0+1)/2
     with pytest.raises(ValueError, match="lr must be > 0"):
         adamw_warmup_cosine([w], lr=0.0, total_steps=3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"lr": 0.0, "warmup_steps": 0, "min_lr_ratio": 0.1}, "lr must be > 0, got 0.0"),
+        ({"lr": float("nan"), "warmup_steps": 0, "min_lr_ratio": 0.1}, "lr must be > 0, got nan"),
+        ({"lr": 1e-3, "warmup_steps": -1, "min_lr_ratio": 0.1}, "warmup_steps must be >= 0, got -1"),
+        ({"lr": 1e-3, "warmup_steps": 0, "min_lr_ratio": 1.5}, r"min_lr_ratio must be in \[0, 1\], got 1.5"),
+        ({"lr": 1e-3, "warmup_steps": 0, "min_lr_ratio": 0.1, "weight_decay": -0.1}, "weight_decay must be >= 0"),
+    ],
+)
+def test_check_schedule_names_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        check_schedule(**kwargs)
+    check_schedule(lr=1e-3, warmup_steps=0, min_lr_ratio=0.0)  # the edges are accepted

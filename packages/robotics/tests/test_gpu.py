@@ -31,7 +31,7 @@ def test_spline_toy_trains_and_decodes_on_cuda():
     import lightning as L
 
     torch.manual_seed(0)
-    model = SplineToy("fast", 50, n_train=256, n_val=8, batch_size=16, dim=64, max_steps=20)
+    model = SplineToy("fast", 50, n_train=256, n_val=8, batch_size=16, dim=64)
     trainer = L.Trainer(
         max_steps=20, accelerator="gpu", devices=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,

@@ -75,3 +75,25 @@ def test_generate_matches_teacher_forcing_argmax():
     with torch.no_grad():
         tf = m.model(points, inp)[..., : m.codec.n_actions].argmax(-1)
     assert tf.tolist() == gen  # cached recurrent decoding equals the parallel forward
+
+
+def test_schedule_follows_the_trainers_max_steps(tmp_path):
+    """The warmup + cosine length is the fit's `--trainer.max_steps` (5 here), not a model argument:
+    warmup 2 -> 0.5, 1 of the peak; then 0.1 + 0.9 * (1 + cos(pi * k / 3)) / 2 for k = 0, 1, 2."""
+    from litlab.shared.cli import main
+
+    main(
+        [
+            "fit", "--config", str(ROOT / "configs/trainer/cpu.yaml"),
+            "--config", str(ROOT / "configs/robotics/spline-toy-binning.yaml"),
+            "--trainer.max_steps=5", "--trainer.val_check_interval=5", "--trainer.limit_val_batches=0",
+            "--trainer.default_root_dir", str(tmp_path), "--trainer.log_every_n_steps=1",
+            "--model.init_args.n_train=64", "--model.init_args.n_val=2", "--model.init_args.horizon=8",
+            "--model.init_args.dim=16", "--model.init_args.num_layers=1", "--model.init_args.warmup_steps=2",
+            "--model.init_args.lr=0.01",
+        ]
+    )  # fmt: skip
+    rows = list(csv.DictReader(open(next(tmp_path.glob("spline-toy-binning/version_*/metrics.csv")))))
+    lrs = [float(r["train/lr"]) for r in rows if r.get("train/lr")]
+    cos = [0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * k / 3)) for k in range(3)]
+    assert lrs == pytest.approx([0.01 * f for f in [0.5, 1.0, *cos]], rel=1e-6)

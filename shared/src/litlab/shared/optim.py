@@ -4,6 +4,7 @@
   (ndim < 2), and optionally none on embedding tables (GPT-2 / nanoGPT convention).
 - `warmup_cosine`: linear warmup, then a cosine from the peak down to `min_ratio` of it
   (Loshchilov & Hutter, arXiv 1608.03983), constant after `total_steps`.
+- `check_schedule`: the argument checks every module runs in its ``__init__``.
 - `adamw_warmup_cosine`: both, as the dict Lightning's `configure_optimizers` returns, with the total
   step count taken from the trainer so that `--trainer.max_steps` always shapes the schedule.
 """
@@ -63,6 +64,19 @@ def total_training_steps(trainer) -> int:
     return max(1, int(trainer.estimated_stepping_batches))
 
 
+def check_schedule(*, lr: float, warmup_steps: int, min_lr_ratio: float, weight_decay: float = 0.0) -> None:
+    """Refuse optimizer settings that cannot work, naming the argument: a module calls this in its
+    ``__init__`` so that a bad recipe fails before any data is read."""
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+    if not 0 <= min_lr_ratio <= 1:
+        raise ValueError(f"min_lr_ratio must be in [0, 1], got {min_lr_ratio}")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+
+
 def adamw_warmup_cosine(
     params: list[dict] | Iterable[nn.Parameter],
     *,
@@ -76,12 +90,7 @@ def adamw_warmup_cosine(
     """AdamW over `params` (groups from `param_groups`, or plain parameters) with a per-step warmup +
     cosine schedule; the return value is what `LightningModule.configure_optimizers` returns. A warmup
     longer than the run is shortened to end one step before it."""
-    if lr <= 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    if not 0 <= min_lr_ratio <= 1:
-        raise ValueError(f"min_lr_ratio must be in [0, 1], got {min_lr_ratio}")
-    if warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+    check_schedule(lr=lr, warmup_steps=warmup_steps, min_lr_ratio=min_lr_ratio)
     opt = torch.optim.AdamW(params, lr=lr, betas=tuple(betas), fused=fused)
     warmup = min(warmup_steps, max(total_steps - 1, 0))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warmup, total_steps, min_lr_ratio))

@@ -7,8 +7,6 @@ writes one greedy completion per prompt of the data's `predict_file`.
 
 from __future__ import annotations
 
-import math
-
 import lightning as L
 import torch
 from torch import Tensor
@@ -17,6 +15,7 @@ from litlab.alignment.lit.checkpointing import PolicyCheckpointMixin, hparams_ig
 from litlab.alignment.lit.generation import cut_at_eos, evaluate_prompts
 from litlab.alignment.logprobs import chunked_token_logps
 from litlab.alignment.models import PolicyAdapter
+from litlab.shared.optim import adamw_warmup_cosine, check_schedule, param_groups, total_training_steps
 
 
 class PolicyModule(PolicyCheckpointMixin, L.LightningModule):
@@ -38,9 +37,7 @@ class PolicyModule(PolicyCheckpointMixin, L.LightningModule):
         super().__init__()
         if not isinstance(policy, PolicyAdapter):
             raise TypeError(f"policy must be a PolicyAdapter (LitlabCausalLM, HFCausalLM), got {type(policy).__name__}")
-        if lr <= 0 or warmup_steps < 0 or not 0 <= min_lr_ratio <= 1:
-            raise ValueError(f"need lr > 0, warmup_steps >= 0, 0 <= min_lr_ratio <= 1; got {lr}, {warmup_steps}, "
-                             f"{min_lr_ratio}")  # fmt: skip
+        check_schedule(lr=lr, warmup_steps=warmup_steps, min_lr_ratio=min_lr_ratio, weight_decay=weight_decay)
         self.policy = policy
         self.save_hyperparameters(ignore=hparams_ignore())  # keeps CLI policy configs (see checkpointing.py)
 
@@ -63,24 +60,13 @@ class PolicyModule(PolicyCheckpointMixin, L.LightningModule):
 
     # -- optimisation --------------------------------------------------------------------------------
     def configure_optimizers(self):
-        params = [p for p in self.policy.parameters() if p.requires_grad]
-        decay = [p for p in params if p.ndim >= 2]
-        no_decay = [p for p in params if p.ndim < 2]
-        opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.lr, betas=(0.9, 0.95),
+        """AdamW (betas 0.9, 0.95) on the policy's trainable parameters, decay on matrices only; linear
+        warmup then cosine to `min_lr_ratio` over the fit's optimizer steps (`--trainer.max_steps`)."""
+        hp = self.hparams
+        return adamw_warmup_cosine(
+            param_groups(self.policy, hp.weight_decay), lr=hp.lr, total_steps=total_training_steps(self.trainer),
+            warmup_steps=hp.warmup_steps, min_lr_ratio=hp.min_lr_ratio, betas=(0.9, 0.95),
         )  # fmt: skip
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warm, floor = self.hparams.warmup_steps, self.hparams.min_lr_ratio
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            progress = min(1.0, (step - warm) / max(1, total - warm))
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_before_optimizer_step(self, optimizer) -> None:
         grads = [p.grad.detach().norm() for p in self.policy.parameters() if p.grad is not None]
@@ -104,7 +90,8 @@ class PolicyModule(PolicyCheckpointMixin, L.LightningModule):
         """One greedy completion (up to the data's `max_new_tokens`, cut at the first EOS) of a prompt."""
         dm = getattr(self.trainer, "datamodule", None)
         if getattr(dm, "tokenizer", None) is None:
-            raise ValueError(f"{type(self).__name__}.predict needs a datamodule with a tokenizer (PreferenceDataModule)")
+            name = type(self).__name__
+            raise ValueError(f"{name}.predict needs a datamodule with a tokenizer (PreferenceDataModule)")
         ids = dm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         if not ids:
             raise ValueError(f"prompt {prompt!r} of {dm.hparams.predict_file!r} encodes to no token")

@@ -1,9 +1,10 @@
 """`LanguageModel`: next-token training of a `CausalLM` with Lightning.
 
 loss = CE(logits_t, x_{t+1}) + aux_coef * sum_layers aux_moe (Switch Transformer, arXiv 2101.03961 Eq. 4);
-validation and test perplexity exp(mean CE) through torchmetrics (`litlab test`: the held-out test split); AdamW (arXiv 1711.05101) with linear warmup and
-cosine decay; tokens/s, achieved TFLOP/s and MFU logged per step; a generated text sample at the end of
-every validation; `litlab predict` writes one completion per prompt of the data's `predict_file`.
+validation and test perplexity exp(mean CE) through torchmetrics (`litlab test`: the held-out test split);
+AdamW (arXiv 1711.05101) with linear warmup and cosine decay (`litlab.shared.optim`); tokens/s, achieved
+TFLOP/s and MFU logged per step; a generated text sample at the end of every validation; `litlab predict`
+writes one completion per prompt of the data's `predict_file`.
 
 Training computes the CE fused with the LM head in chunks (`lm/cross_entropy.py`: no [N, V] fp32 logits);
 validation forms the logits (for perplexity). `compile` wraps the blocks and the CE chunk in
@@ -28,7 +29,7 @@ from litlab.attention.lm.cross_entropy import linear_cross_entropy
 from litlab.attention.lm.flops import flops_per_token, peak_flops
 from litlab.attention.models.causal_lm import CausalLM
 from litlab.attention.models.config import BackboneConfig
-from litlab.shared.optim import warmup_cosine
+from litlab.shared.optim import adamw_warmup_cosine, check_schedule, param_groups, total_training_steps
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +87,7 @@ class LanguageModel(L.LightningModule):
         if not isinstance(backbone, BackboneConfig):  # None, or a dict from a checkpoint / the CLI
             backbone = BackboneConfig(**dict(backbone or {}))
         self.config = backbone
-        if lr <= 0 or warmup_steps < 0 or not 0 <= min_lr_ratio <= 1:
-            raise ValueError(
-                f"need lr > 0, warmup_steps >= 0, 0 <= min_lr_ratio <= 1; got {lr}, {warmup_steps}, {min_lr_ratio}"
-            )
+        check_schedule(lr=lr, warmup_steps=warmup_steps, min_lr_ratio=min_lr_ratio, weight_decay=weight_decay)
         if ce_chunk_size < 1:
             raise ValueError(f"ce_chunk_size must be >= 1, got {ce_chunk_size}")
         self._compiled = False
@@ -141,7 +139,8 @@ class LanguageModel(L.LightningModule):
 
     def on_fit_start(self) -> None:
         enabled = self.hparams.compile
-        if enabled is None:  # auto: measured 1.65x on one H200 (benchmarks/attention/HISTORY.md); not tried under sharding
+        # auto: measured 1.65x on one H200 (benchmarks/attention/HISTORY.md); not tried under sharding
+        if enabled is None:
             sharded = "fsdp" in type(self.trainer.strategy).__name__.lower()
             enabled = self.device.type == "cuda" and not sharded
         if enabled:
@@ -263,17 +262,11 @@ class LanguageModel(L.LightningModule):
 
     # ---- optimisation ------------------------------------------------------------------------------
     def configure_optimizers(self):
-        decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() >= 2]
-        no_decay = [p for p in self.model.parameters() if p.requires_grad and p.dim() < 2]
-        groups = [
-            {"params": decay, "weight_decay": self.hparams.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
-        opt = torch.optim.AdamW(
-            groups, lr=self.hparams.lr, betas=tuple(self.hparams.betas), fused=self.device.type == "cuda"
-        )
-        total = int(self.trainer.estimated_stepping_batches)
-        warmup = min(self.hparams.warmup_steps, max(total - 1, 0))
-        fn = lambda step: warmup_cosine(step, warmup, total, self.hparams.min_lr_ratio)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, fn)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        """AdamW, decay on matrices only (embeddings included; norms, slopes, SSMax scales excluded), fused
+        on CUDA; linear warmup then cosine to `min_lr_ratio` over the fit's optimizer steps."""
+        hp = self.hparams
+        return adamw_warmup_cosine(
+            param_groups(self.model, hp.weight_decay), lr=hp.lr, total_steps=total_training_steps(self.trainer),
+            warmup_steps=hp.warmup_steps, min_lr_ratio=hp.min_lr_ratio, betas=tuple(hp.betas),
+            fused=self.device.type == "cuda",
+        )  # fmt: skip

@@ -12,8 +12,6 @@ action ids (+ EOS for FAST), MSE against the true curve.
 
 from __future__ import annotations
 
-import math
-
 import lightning as L
 import numpy as np
 import torch
@@ -22,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from litlab.attention import Backbone
 from litlab.robotics.spline_toy.data import ActionCodec, spline_toy_batch
+from litlab.shared.optim import adamw_warmup_cosine, check_schedule, total_training_steps
 
 __all__ = ["SplineToyModel", "SplineToy"]
 
@@ -83,9 +82,9 @@ class SplineToy(L.LightningModule):
         batch_size: curves per step.
         dim: model width.
         num_layers: transformer layers.
-        lr: peak AdamW learning rate (linear warm-up, cosine decay to 10%).
-        warmup_steps: warm-up steps.
-        max_steps: total steps (for the schedule; set it equal to the trainer's).
+        lr: peak AdamW learning rate (weight decay 0.01 on every parameter; linear warm-up, then cosine
+            decay to 10% over the fit's optimizer steps, i.e. ``--trainer.max_steps``).
+        warmup_steps: warm-up steps (shortened to end one step before a shorter run).
         seed: data seed (validation uses seed + 1).
     """
 
@@ -100,10 +99,10 @@ class SplineToy(L.LightningModule):
         num_layers: int = 2,
         lr: float = 1e-3,
         warmup_steps: int = 50,
-        max_steps: int = 1000,
         seed: int = 0,
     ):
         super().__init__()
+        check_schedule(lr=lr, warmup_steps=warmup_steps, min_lr_ratio=0.1)
         self.save_hyperparameters()
         self.train_points, self.train_curves = spline_toy_batch(n_train, horizon, seed)
         self.val_points, self.val_curves = spline_toy_batch(n_val, horizon, seed + 1)
@@ -123,6 +122,7 @@ class SplineToy(L.LightningModule):
         mask = tgt >= 0
         acc = ((logits.argmax(-1) == tgt) & mask).sum() / mask.sum()
         self.log_dict({"train/loss": loss, "train/token_acc": acc}, prog_bar=True)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
         return loss
 
     def evaluate(self, n: int | None = None) -> dict:
@@ -155,15 +155,8 @@ class SplineToy(L.LightningModule):
         return DataLoader(_Pool(self.val_points, self.val_curves), len(self.val_curves))
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, betas=(0.9, 0.95), weight_decay=0.01)
-        warm, total = self.hparams.warmup_steps, max(self.hparams.max_steps, 1)
-
-        def schedule(step):
-            if step < warm:
-                return (step + 1) / warm
-            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-
-        return {
-            "optimizer": opt,
-            "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule), "interval": "step"},
-        }
+        groups = [{"params": [p for p in self.parameters() if p.requires_grad], "weight_decay": 0.01}]
+        return adamw_warmup_cosine(
+            groups, lr=self.hparams.lr, total_steps=total_training_steps(self.trainer),
+            warmup_steps=self.hparams.warmup_steps, min_lr_ratio=0.1, betas=(0.9, 0.95),
+        )  # fmt: skip
