@@ -94,3 +94,41 @@ def test_data_module_reports_and_warns_about_dropped_rows(tmp_path, tokenizer_di
     batch = next(iter(dm.train_dataloader()))
     assert batch["prompt"] == [GOOD["prompt"]] and batch["columns"]["answer"] == ["5"]
     assert batch["prompt_ids"][0] == dm.tokenizer(GOOD["prompt"], add_special_tokens=False)["input_ids"]
+
+
+def test_generation_eval_budget_fits_worked_reasoning_answers(tokenizer_dir):
+    """The SFT/preference generation eval gives 4x the reference completion (a row's worked `chosen`),
+    not 4x the answer-only text, which cut reasoning completions short; max_new_tokens overrides it."""
+    import torch
+
+    from litlab.alignment.data.prompts import reasoning_answer
+    from litlab.alignment.data.tokenizer import load_tokenizer
+    from litlab.alignment.lit.generation import evaluate_prompts
+    from litlab.alignment.models import PolicyAdapter
+
+    tok = load_tokenizer(tokenizer_dir)
+    worked = reasoning_answer(1234567, 7654321)  # seven worked columns
+    budgets = []
+
+    class Worked(PolicyAdapter):  # emits the worked answer + EOS within whatever budget it gets
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def generate(self, input_ids, max_new_tokens, temperature, eos_ids, generator=None):
+            budgets.append(max_new_tokens)
+            ids = (tok(worked, add_special_tokens=False)["input_ids"] + [eos_ids[0]])[:max_new_tokens]
+            return torch.tensor([ids] * input_ids.shape[0])
+
+    n = len(tok(worked, add_special_tokens=False)["input_ids"]) + 1
+    row = {"prompt": "What is 1234567 + 7654321?\n", "answer": "8888888"}
+    short = 4 * (len(tok("<answer>8888888</answer>", add_special_tokens=False)["input_ids"]) + 1)
+    assert short < n  # the old budget could not hold this completion
+    m = evaluate_prompts(Worked(), tok, {tok.eos_token_id}, [{**row, "chosen": worked}])
+    assert budgets[-1] == 4 * n and m["accuracy"] == 1.0 and m["eos_rate"] == 1.0
+    m = evaluate_prompts(Worked(), tok, {tok.eos_token_id}, [row])
+    assert budgets[-1] == short and m["accuracy"] == 0.0 and m["eos_rate"] == 0.0
+    m = evaluate_prompts(Worked(), tok, {tok.eos_token_id}, [row], max_new_tokens=n)
+    assert budgets[-1] == n and m["accuracy"] == 1.0
+    with pytest.raises(ValueError, match="max_new_tokens must be >= 1"):
+        evaluate_prompts(Worked(), tok, {tok.eos_token_id}, [row], max_new_tokens=0)

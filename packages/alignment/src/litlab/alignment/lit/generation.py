@@ -1,6 +1,8 @@
 """Generation metrics on verifiable prompts: EOS termination, repetition, accuracy, length.
 
-- terminated: an EOS id appears within L_max new tokens (L_max = 4x the longest gold completion in tokens).
+- terminated: an EOS id appears within L_max new tokens (L_max = 4x the longest reference completion in
+  tokens: a row's `chosen` text when it has one, e.g. a worked reasoning answer, else the answer-only
+  `<answer>...</answer>`; or the caller's max_new_tokens).
 - repetition: some token 4-gram occurs >= 3 times before the EOS (or L_max); distinct-4 = unique / all 4-grams.
 - accuracy: the verifier on the text before the EOS; a completion that never terminates counts as wrong.
 """
@@ -37,15 +39,25 @@ def completion_metrics(tokens: list[int], eos_ids: set[int], answer: str, decode
                 accuracy=float(correct), length=float(len(body)))  # fmt: skip
 
 
+def reference_tokens(tokenizer, row: dict) -> int:
+    """Tokens of a row's reference completion plus EOS: its `chosen` text if any, else `<answer>gold</answer>`
+    (an answer-only length would cut worked, reasoning-format completions short)."""
+    chosen = row.get("chosen")
+    text = chosen if isinstance(chosen, str) and chosen else answer_text(row["answer"])
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 1
+
+
 @torch.no_grad()
 def evaluate_prompts(policy, tokenizer, eos_ids: set[int], rows: list[dict], *, temperature: float = 0.0,
-                     samples: int = 1, seed: int = 0, batch_size: int = 64) -> dict[str, float]:  # fmt: skip
+                     samples: int = 1, seed: int = 0, batch_size: int = 64,
+                     max_new_tokens: int | None = None) -> dict[str, float]:  # fmt: skip
     """Mean metrics over rows {"prompt", "answer"} x samples generations; prompts are batched by length."""
     if not rows:
         raise ValueError("evaluate_prompts needs at least one prompt row")
+    if max_new_tokens is not None and max_new_tokens < 1:
+        raise ValueError(f"evaluate_prompts: max_new_tokens must be >= 1 or None, got {max_new_tokens}")
     device = next(policy.parameters()).device
-    gold = max(len(tokenizer(answer_text(r["answer"]), add_special_tokens=False)["input_ids"]) + 1 for r in rows)
-    max_new = 4 * gold
+    max_new = max_new_tokens or 4 * max(reference_tokens(tokenizer, r) for r in rows)
     encoded = [tokenizer(r["prompt"], add_special_tokens=False)["input_ids"] for r in rows]
     by_length: dict[int, list[int]] = {}
     for i, ids in enumerate(encoded):
