@@ -7,8 +7,8 @@ from pathlib import Path
 
 from lightning.pytorch import LightningDataModule, LightningModule
 
-from litlab.shared.cli import _next_version
 from litlab.shared.registry import Registry, _public_classes, load_registry
+from litlab.shared.runs import claim_version
 
 
 class _Model(LightningModule):
@@ -41,8 +41,9 @@ def test_describe_lists_members_and_failures() -> None:
     assert "  b: not importable (ImportError: x)" in text
 
 
-def test_next_version_counts_up_and_ignores_other_folders(tmp_path: Path) -> None:
-    assert _next_version(tmp_path / "missing") == 0
+def test_claim_version_counts_up_and_ignores_other_folders(tmp_path: Path) -> None:
+    assert claim_version(tmp_path / "missing") == 0 and (tmp_path / "missing" / "version_0").is_dir()
     for name in ("version_0", "version_3", "version_x", "notes"):
         (tmp_path / name).mkdir()
-    assert _next_version(tmp_path) == 4
+    assert claim_version(tmp_path) == 4 and (tmp_path / "version_4").is_dir()
+    assert claim_version(tmp_path) == 5  # the folder just claimed is taken

@@ -19,6 +19,7 @@ which jsonargparse reports, exit with 2); set ``LITLAB_DEBUG=1`` to see the full
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import re
@@ -31,12 +32,22 @@ from typing import Any, NoReturn
 import yaml
 from jsonargparse import DefaultHelpFormatter, get_loader, set_loader
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, RichProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from litlab.shared.registry import Registry, load_registry
 from litlab.shared.results import RunResultsWriter
+from litlab.shared.runs import (
+    RunCSVLogger,
+    RunProgressBar,
+    SaveLastOnInterrupt,
+    check_run_name,
+    checkpoint_conflicts,
+    claim_version,
+    resumed_version,
+)
 
 # The CSV logger shares the TensorBoard logger's version folder on purpose (one folder per run).
 warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
@@ -81,12 +92,8 @@ def _load_value(text: str) -> Any:
 
 set_loader("litlab", _load_value, (yaml.YAMLError,))
 
-USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, ImportError)
-
-
-def _next_version(root: Path) -> int:
-    taken = [int(m.group(1)) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
-    return max(taken, default=-1) + 1
+USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, ImportError,
+               PermissionError, MisconfigurationException)  # fmt: skip
 
 
 class LitlabCLI(LightningCLI):
@@ -98,12 +105,14 @@ class LitlabCLI(LightningCLI):
         parser_kwargs = kwargs.pop("parser_kwargs", {}) or {}
         parser_kwargs.setdefault("formatter_class", _HelpFormatter)
         parser_kwargs.setdefault("parser_mode", "litlab")
+        parser_kwargs.setdefault("allow_abbrev", False)  # --trainer.max_s=2 is an error, not --trainer.max_steps
         parser_kwargs.setdefault("description", "litlab: train litlab models from composed configs.\n\n" + listing)
         for sub in ("fit", "validate", "test", "predict"):
             sub_kwargs = parser_kwargs.setdefault(sub, {})
             sub_kwargs.setdefault("epilog", listing)
             sub_kwargs.setdefault("formatter_class", _HelpFormatter)
             sub_kwargs.setdefault("parser_mode", "litlab")
+            sub_kwargs.setdefault("allow_abbrev", False)
         kwargs.setdefault("parser_class", LitlabArgumentParser)
         kwargs.setdefault("seed_everything_default", 42)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
@@ -120,7 +129,7 @@ class LitlabCLI(LightningCLI):
     def _recipe_name(self) -> str:
         cfg = self.config.get(str(self.subcommand), self.config)
         if cfg.get("run_name"):
-            return str(cfg["run_name"])
+            return check_run_name(str(cfg["run_name"]))
         paths = [Path(str(p)) for p in (cfg.get("config") or [])]
         recipes = [p for p in paths if p.parent.name != "trainer"]
         if recipes:
@@ -132,22 +141,54 @@ class LitlabCLI(LightningCLI):
     def _default_loggers(self, config: dict[str, Any]) -> list[Any]:
         root = Path(config.get("default_root_dir") or "runs")
         name = self._recipe_name()
-        version = _next_version(root / name)
+        version = self._run_version(root / name)
         return [
             TensorBoardLogger(save_dir=str(root), name=name, version=version, default_hp_metric=False),
-            CSVLogger(save_dir=str(root), name=name, version=version),
+            RunCSVLogger(save_dir=str(root), name=name, version=version),
         ]
 
+    def _run_version(self, folder: Path) -> int:
+        """The version folder of this run: the checkpoint's own run when ``fit`` resumes, else a new one."""
+        cfg = self.config.get(str(self.subcommand), self.config)
+        ckpt_path = cfg.get("ckpt_path")
+        if self.subcommand == "fit" and (version := resumed_version(ckpt_path, folder)) is not None:
+            print(f"litlab: resuming {ckpt_path}; logging on in {folder / f'version_{version}'}", file=sys.stderr)
+            return version
+        version = claim_version(folder)
+        if self.subcommand == "fit" and ckpt_path:
+            print(f"litlab: resuming {ckpt_path} (not in {folder}); logging to {folder / f'version_{version}'}",
+                  file=sys.stderr)  # fmt: skip
+        return version
+
     def _parse_ckpt_path(self) -> None:
-        """LightningCLI reads --ckpt_path's hyperparameters first; a damaged file ends in one clear error."""
+        """LightningCLI applies --ckpt_path's hyper-parameters over the command line's model arguments.
+
+        Here a checkpoint of another module class, or one whose stored arguments differ from those given,
+        is refused (naming the keys); a damaged file ends in one clear error.
+        """
+        sub = self.config.get("subcommand")
+        given = copy.deepcopy(self.config[sub].get("model")) if sub else None
         try:
             super()._parse_ckpt_path()
         except FileNotFoundError:
             raise
         except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
             raise ValueError(
-                f"--ckpt_path: the checkpoint cannot be read (truncated or not a checkpoint): {type(exc).__name__}: {exc}"
+                "--ckpt_path: the checkpoint cannot be read (truncated or not a checkpoint): "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
+        stored = self.config[sub].get("model") if sub else None
+        if given is None or stored is None:
+            return
+        ckpt = self.config[sub].get("ckpt_path")
+        if getattr(given, "class_path", None) != getattr(stored, "class_path", None):
+            raise ValueError(f"--ckpt_path: {ckpt} is a checkpoint of {stored.class_path}, but the model given is "
+                             f"{given.class_path} (expected a checkpoint of the same module class)")  # fmt: skip
+        conflicts = checkpoint_conflicts(given, stored)
+        if conflicts:
+            raise ValueError(f"--ckpt_path: {ckpt} was trained with other model arguments than those given ("
+                             + "; ".join(conflicts) + "); drop these arguments to use the checkpoint's, "
+                             "or start a new fit")  # fmt: skip
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
@@ -156,13 +197,14 @@ class LitlabCLI(LightningCLI):
         extra: list[Callback] = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
         given = list(config.get("callbacks") or [])
         if config.get("enable_progress_bar", True) is not False and not any(isinstance(c, ProgressBar) for c in given):
-            extra.append(RichProgressBar())
+            extra.append(RunProgressBar())
         if config.get("enable_checkpointing", True) is not False and not any(
             isinstance(c, ModelCheckpoint) for c in given
         ):
             extra.append(ModelCheckpoint(save_last=True))
         if not any(isinstance(c, RunResultsWriter) for c in given):
             extra.append(RunResultsWriter())  # test_metrics.json / predictions.jsonl in the run folder
+        extra.append(SaveLastOnInterrupt())  # Ctrl-C during fit writes last.ckpt
         return self._instantiate_trainer(config, extra)
 
 

@@ -1,0 +1,19 @@
+"""Test-only callbacks for the run-folder tests (interrupting a fit the way Ctrl-C does)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from lightning.pytorch import Callback
+
+
+class InterruptAt(Callback):
+    """Sends this process SIGINT (what Ctrl-C sends) once ``global_step`` reaches ``step``."""
+
+    def __init__(self, step: int = 5) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
