@@ -13,6 +13,9 @@ Defaults added here, each overridable from a config:
   name, otherwise the stem of the last non-trainer ``--config``), with the resolved ``config.yaml``,
 - ``seed_everything: 42``.
 
+Sizes that come from the data (vocabulary, observation/action sizes, groups) are linked from the
+DataModule to the model (see ``links``); ``--print_config`` builds the DataModule to show them.
+
 Configuration and set-up errors end in one ``litlab: error: ...`` line and exit code 1 (parse errors,
 which jsonargparse reports, exit with 2); set ``LITLAB_DEBUG=1`` to see the full traceback.
 """
@@ -37,6 +40,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from litlab.shared.links import add_size_links, check_linked_sizes, given_sizes, linked_config
 from litlab.shared.registry import Registry, load_registry
 from litlab.shared.results import RunResultsWriter
 from litlab.shared.runs import (
@@ -125,6 +129,33 @@ class LitlabCLI(LightningCLI):
             default=None,
             help="Name of the run folder under runs/ (default: stem of the last non-trainer --config).",
         )
+        add_size_links(parser)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """As LightningCLI's, except that ``--print_config`` prints the config with the sizes linked from
+        the data (the DataModule is built for it), then exits."""
+        argv = list(sys.argv[1:] if args is None else args) if not isinstance(args, dict) else None
+        flags = [a for a in argv or [] if a == "--print_config" or a.startswith("--print_config=")]
+        if not flags:
+            return super().parse_arguments(parser, args)
+        super().parse_arguments(parser, [a for a in argv if a not in flags])
+        sub = self.config.get("subcommand")
+        cfg = self.config[sub] if sub else self.config
+        init = parser._subcommands_action._name_parser_map[sub] if sub else parser
+        data = init.instantiate_classes(cfg.clone()).get("data") if cfg.get("data") is not None else None
+        print(init.dump(linked_config(cfg, data), skip_unset=False, skip_link_targets=False), end="")
+        raise SystemExit(0)
+
+    def instantiate_classes(self) -> None:
+        """As LightningCLI's, refusing a hand-set size that disagrees with the data's before the trainer."""
+        cfg = self.config.get(str(self.subcommand), self.config)
+        given, model = given_sizes(cfg.get("model")), cfg.get("model")
+        self.config_init = self.parser.instantiate_classes(self.config)
+        self.datamodule = self._get(self.config_init, "data")
+        self.model = self._get(self.config_init, "model")
+        check_linked_sizes(given, self.datamodule, model.get("class_path") if model is not None else None)
+        self._add_configure_optimizers_method_to_model(self.subcommand)
+        self.trainer = self.instantiate_trainer()
 
     def _recipe_name(self) -> str:
         cfg = self.config.get(str(self.subcommand), self.config)

@@ -164,8 +164,9 @@ class TextDataModule(L.LightningDataModule):
     # ---- public API -------------------------------------------------------------------------------
     @property
     def vocab_size(self) -> int:
+        """The tokenizer's vocabulary (linked to the model's ``vocab_size``); builds the splits if needed."""
         if self.tokenizer is None:
-            raise RuntimeError("TextDataModule.vocab_size is known after prepare_data()/setup()")
+            self._build()
         return self.tokenizer.get_vocab_size()
 
     @property

@@ -39,7 +39,8 @@ class LanguageModel(L.LightningModule):
 
     Args:
         backbone: the layer stack (dim, num_layers, num_heads, head_dim, pattern, ffn, ...).
-        vocab_size: tokens V; None takes it from the datamodule's tokenizer at setup.
+        vocab_size: tokens V, linked from the DataModule's tokenizer by the ``litlab`` command; None (in
+            Python) takes it from the attached datamodule at setup.
         tie_embeddings: share input embedding and output head.
         lr: peak learning rate.
         weight_decay: AdamW decay of the weight matrices (norms, slopes and SSMax scales are not decayed).
@@ -55,7 +56,8 @@ class LanguageModel(L.LightningModule):
             off on CPU.
         ce_chunk_size: tokens per chunk of the fused head + cross-entropy (memory vs launch count).
         hf_path: a local transformers MiniMax or Llama folder to start from (`litlab.attention.hf.from_hf`):
-            it sets backbone, vocab_size and tie_embeddings (leave them unset) and the initial weights.
+            it sets backbone (leave it unset), vocab_size, tie_embeddings and the initial weights; a given
+            vocab_size (the data's tokenizer) must fit the imported embedding.
     """
 
     def __init__(
@@ -79,11 +81,15 @@ class LanguageModel(L.LightningModule):
     ) -> None:
         super().__init__()
         if hf_path is not None:
-            if backbone is not None or vocab_size is not None:
-                raise ValueError(f"LanguageModel.hf_path={hf_path!r} sets backbone and vocab_size; leave them unset")
+            if backbone is not None:
+                raise ValueError(f"LanguageModel.hf_path={hf_path!r} sets the backbone; leave backbone unset")
             from litlab.attention.hf import hf_architecture
 
+            tokens = vocab_size  # the data's tokenizer (linked), which must fit the imported embedding
             backbone, vocab_size, tie_embeddings = hf_architecture(hf_path)
+            if tokens is not None and tokens > vocab_size:
+                raise ValueError(f"vocab_size={tokens} (the data's tokenizer) exceeds the {vocab_size} rows of "
+                                 f"the embedding of hf_path={hf_path!r}")  # fmt: skip
         if not isinstance(backbone, BackboneConfig):  # None, or a dict from a checkpoint / the CLI
             backbone = BackboneConfig(**dict(backbone or {}))
         self.config = backbone

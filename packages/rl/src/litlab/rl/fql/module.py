@@ -12,8 +12,9 @@ the optimizer step stays eager. For the fastest update outside Lightning see ``g
 100 (R - R_random) / (R_expert - R_random) (mean and std over episodes); ``litlab predict`` writes one row per
 episode (seed, return, normalized return).
 
-The observation and action sizes come from the data: leave ``obs_dim``/``action_dim`` unset and they are
-read from the DataModule in ``setup`` (and saved in the hyperparameters, so checkpoints reload).
+The observation and action sizes come from the data: the ``litlab`` command links the DataModule's
+``obs_dim``/``action_dim`` to them (a hand-set value that disagrees is an error); in Python, leave them unset
+and they are read from the DataModule in ``setup`` (and saved in the hyperparameters, so checkpoints reload).
 """
 
 from __future__ import annotations

@@ -127,12 +127,16 @@ class OfflineRLDataModule(LightningDataModule):
             self.tensors["next_action_masks"] = torch.from_numpy((idx >= 0).astype(np.float32))
 
     @property
-    def obs_dim(self) -> int | None:
-        return None if self.tensors is None else self.tensors["observations"].shape[1]
+    def obs_dim(self) -> int:
+        """Observation size (linked to the agent's ``obs_dim``); loads the dataset if needed."""
+        self.setup()
+        return self.tensors["observations"].shape[1]
 
     @property
-    def action_dim(self) -> int | None:
-        return None if self.tensors is None else self.tensors["actions"].shape[1]
+    def action_dim(self) -> int:
+        """Action size (linked to the agent's ``action_dim``); loads the dataset if needed."""
+        self.setup()
+        return self.tensors["actions"].shape[1]
 
     def train_dataloader(self) -> DataLoader:
         self.setup()
