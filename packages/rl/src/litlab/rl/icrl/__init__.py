@@ -6,8 +6,10 @@ from litlab.rl.icrl.data import HistoryDataModule
 from litlab.rl.icrl.module import InContextAgent
 from litlab.rl.icrl.nets import GroupIO, GroupSpec, action_loss
 from litlab.rl.icrl.rollout import in_context_rollout
+from litlab.rl.icrl.sampler import DeviceWindows
 
 __all__ = [
+    "DeviceWindows",
     "GroupIO",
     "GroupSpec",
     "HistoryDataModule",
