@@ -38,8 +38,10 @@ def _import_without_absent(*modules: str) -> subprocess.CompletedProcess:
         ("litlab.attention.ops", "litlab.attention.ops.triton_config", "litlab.attention.models"),
         ("litlab.rl.fql", "litlab.rl.fql.graph"),
         ("litlab.alignment.logprobs", "litlab.alignment.losses"),
+        ("litlab.robotics", "litlab.robotics.tokenizers.reference", "litlab.robotics.data.synthetic",
+         "litlab.robotics.spline_toy.module"),
     ],
-    ids=["attention", "rl", "alignment"],
+    ids=["attention", "rl", "alignment", "robotics"],
 )
 def test_gpu_script_imports_need_none_of_the_absent_packages(modules):
     done = _import_without_absent(*modules)

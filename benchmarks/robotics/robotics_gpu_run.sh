@@ -8,17 +8,10 @@
 set -u
 out=${1:-results}
 steps=${STEPS:-6000}
-mkdir -p "$out/spline" /tmp/rshim/litlab/attention /tmp/rshim/litlab/robotics
-# the packages' __init__s pull datasets/gymnasium (not on the GPU image); these need only the parts below
-cat >/tmp/rshim/litlab/attention/__init__.py <<EOF
-__path__ = ["$PWD/packages/attention/src/litlab/attention"]
-from litlab.attention.models import Backbone, BackboneConfig, BackboneState
-EOF
-cat >/tmp/rshim/litlab/robotics/__init__.py <<EOF
-__path__ = ["$PWD/packages/robotics/src/litlab/robotics"]
-from litlab.robotics.tokenizers import BinningTokenizer, FASTTokenizer, QuantileNormalizer, fast_coefficients
-EOF
-export PYTHONPATH=/tmp/rshim:$PWD/packages/robotics/src:$PWD/packages/attention/src PYTHONUNBUFFERED=1
+mkdir -p "$out/spline"
+# the packages' __init__s resolve their names lazily (litlab.shared.lazy): the tokenizers and the spline toy
+# import without datasets/gymnasium, which the GPU image lacks (tests/test_light_imports.py checks it)
+export PYTHONPATH=$PWD/shared/src:$PWD/packages/robotics/src:$PWD/packages/attention/src PYTHONUNBUFFERED=1
 export RAYON_NUM_THREADS=2 NUMBA_CACHE_DIR=/tmp/numba_cache
 {
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
