@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,10 @@ from rich.progress import Progress
 
 from litlab.rl.offline.collect import collect_transitions, random_policy
 from litlab.rl.offline.demonstrators import actor_policy, pick_expert, pick_medium, train_sac
-from litlab.rl.offline.storage import OfflineMetadata, save_offline_dataset
+from litlab.rl.offline.storage import METADATA_FILE, OfflineMetadata, save_offline_dataset
+from litlab.shared.errors import report_errors
+
+KINDS = ("random", "medium", "medium-replay", "expert")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--expert-size", type=int, default=50_000, help="transitions in the expert dataset")
     p.add_argument("--num-envs", type=int, default=8, help="environments stepped in lock-step per rollout")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace datasets already at <out> (else refused)")
     return p
 
 
@@ -44,20 +50,23 @@ def generate(args: argparse.Namespace) -> dict[str, Path]:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.checkpoint_every > args.sac_steps:
         raise ValueError(f"--checkpoint-every {args.checkpoint_every} exceeds --sac-steps {args.sac_steps}")
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(1)
+    space = _action_space(args.env)
     task = args.env.split("-")[0].lower()
     out = Path(args.out)
+    _check_targets(out, task, args.overwrite)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(1)
     with Progress() as bar:
         tid = bar.add_task(f"{task}: random", total=args.random_size)
         random_data, random_returns = collect_transitions(
             args.env,
-            random_policy(_action_space(args.env), args.seed),
+            random_policy(space, args.seed),
             args.random_size,
             args.num_envs,
             args.seed,
             progress=lambda n: bar.update(tid, completed=n),
         )
+        _mean_return(args, "random", random_returns)  # refused here, before the SAC run, if no episode ended
         tid = bar.add_task(f"{task}: SAC", total=args.sac_steps)
         run = train_sac(
             args.env,
@@ -80,14 +89,10 @@ def generate(args: argparse.Namespace) -> dict[str, Path]:
                 args.seed + 1000,
                 progress=lambda n, t=tid: bar.update(t, completed=n),
             )
-    replay = {k: v[:medium_step] for k, v in run.buffer.items()}
+    replay = {k: v[:medium_step].copy() for k, v in run.buffer.items()}
+    replay["timeouts"][-1] |= ~replay["terminals"][-1]  # the buffer's last episode is cut off here
     datasets = {"random": (random_data, random_returns), **rollouts, "medium-replay": (replay, None)}
-    random_return, expert_return = float(np.mean(random_returns)), float(np.mean(rollouts["expert"][1]))
-    if expert_return <= random_return:
-        print(
-            f"WARNING: expert return {expert_return:.1f} <= random return {random_return:.1f}: normalized "
-            "scores are undefined and load_offline_dataset will refuse these datasets; raise --sac-steps"
-        )
+    random_return, expert_return = _reference_returns(args, random_returns, rollouts["expert"][1])
     actors = out / f"{task}-sac-actors"
     actors.mkdir(parents=True, exist_ok=True)
     for kind, step in (("expert", expert_step), ("medium", medium_step)):
@@ -102,27 +107,78 @@ def generate(args: argparse.Namespace) -> dict[str, Path]:
     }
     written = {}
     for kind, (arrays, returns) in datasets.items():
-        extra = dict(common, num_transitions=len(arrays["rewards"]))
+        envs = 1 if kind == "medium-replay" else args.num_envs  # SAC trains on one env
+        extra = dict(common, num_transitions=len(arrays["rewards"]), episode_layout="contiguous", num_envs=envs)
         if returns:
             extra.update(mean_return=float(np.mean(returns)), num_episodes=len(returns))
         meta = OfflineMetadata(args.env, kind, random_return, expert_return, extra)
+        if (out / f"{task}-{kind}-v5").exists():  # only with --overwrite (checked before any work)
+            shutil.rmtree(out / f"{task}-{kind}-v5")
         written[kind] = save_offline_dataset(out / f"{task}-{kind}-v5", arrays, meta)
         print(f"{written[kind]}: {json.dumps({k: v for k, v in extra.items() if k != 'sac_training_returns'})}")
     return written
 
 
+def _check_targets(out: Path, task: str, overwrite: bool) -> None:
+    """Refuse, before any work, to replace existing datasets without ``--overwrite``, or other folders at all."""
+    existing = [out / f"{task}-{kind}-v5" for kind in KINDS if (out / f"{task}-{kind}-v5").exists()]
+    foreign = [str(p) for p in existing if not (p / METADATA_FILE).is_file()]
+    if foreign:
+        raise FileExistsError(f"--out: {foreign} exist and are not litlab offline datasets (no {METADATA_FILE}); "
+                              "move them or choose another --out")  # fmt: skip
+    if existing and not overwrite:
+        raise FileExistsError(f"--out: datasets already exist at {[str(p) for p in existing]}; pass --overwrite "
+                              "to replace them or choose another --out")  # fmt: skip
+
+
+def _mean_return(args: argparse.Namespace, kind: str, returns: list) -> float:
+    """Mean of the completed episodes' returns; none completed (a NaN mean) is refused."""
+    size = getattr(args, f"{kind}_size")
+    if not returns:
+        raise ValueError(
+            f"--{kind}-size {size}: no {kind} episode ended in {size} transitions over {args.num_envs} "
+            f"environments ({size // args.num_envs} steps each), so there is no {kind} return to normalize "
+            f"with; raise --{kind}-size or lower --num-envs (nothing was written)"
+        )
+    return float(np.mean(returns))
+
+
+def _reference_returns(args: argparse.Namespace, random_returns: list, expert_returns: list) -> tuple[float, float]:
+    """Mean random and expert episode returns; refused (nothing written) when they cannot normalize scores."""
+    random_return, expert_return = (
+        _mean_return(args, "random", random_returns),
+        _mean_return(args, "expert", expert_returns),
+    )
+    if not expert_return > random_return:
+        raise ValueError(
+            f"--sac-steps {args.sac_steps}: the expert return {expert_return:.1f} does not exceed the random "
+            f"return {random_return:.1f}, so normalized scores are undefined (fit would refuse the datasets); "
+            "raise --sac-steps (nothing was written)"
+        )
+    return random_return, expert_return
+
+
 def _action_space(env_id: str):
+    """The action box of ``env_id``; an unknown id or a non-box / unbounded action space is refused by name."""
     import gymnasium as gym
 
+    if env_id not in gym.registry:
+        close = [k for k in gym.registry if k.split("-")[0].lower() == env_id.split("-")[0].lower()]
+        raise ValueError(f"--env: {env_id!r} is not a registered gymnasium environment"
+                         + (f" (did you mean {close}?)" if close else " (expected e.g. Hopper-v5)"))  # fmt: skip
     env = gym.make(env_id)
     space = env.action_space
     env.close()
+    if not isinstance(space, gym.spaces.Box) or not (np.all(space.low == -1) and np.all(space.high == 1)):
+        raise ValueError(f"--env: {env_id!r} has the action space {space}; expected a continuous Box in [-1, 1] "
+                         "(a MuJoCo task such as Hopper-v5)")  # fmt: skip
     return space
 
 
-def main(argv: list[str] | None = None) -> None:
-    generate(_parser().parse_args(argv))
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 on success; a user error is one line and exit code 1 (``LITLAB_DEBUG=1``: traceback)."""
+    return report_errors(generate, _parser().parse_args(argv), prog="python -m litlab.rl.offline")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,6 +4,12 @@
 per step on the stacked observations, and resets each environment on its own when its episode ends.
 Each transition stores the true final observation as ``next_observations`` (not the reset observation),
 ``terminals`` (the MDP ended: no bootstrap) and ``timeouts`` (the time limit cut the episode).
+
+The returned transitions are stored episode by episode: environment 0's transitions in time order, then
+environment 1's, and so on (never interleaved across environments), and the episode each environment was
+running when collection stopped ends with ``timeouts = True`` (it was cut off, like a time limit), so
+every episode, including the last, ends on a flagged transition and ``terminals | timeouts`` splits the
+stream into episodes.
 """
 
 from __future__ import annotations
@@ -67,4 +73,14 @@ def collect_transitions(
     for env in envs:
         env.close()
     arrays = {k: np.asarray(v) for k, v in buf.items()}
-    return arrays, returns
+    return _episodes_contiguous(arrays, num_envs), returns
+
+
+def _episodes_contiguous(arrays: dict[str, np.ndarray], num_envs: int) -> dict[str, np.ndarray]:
+    """Reorder round-robin rows (row r came from env r % num_envs) env by env; flag each cut-off episode."""
+    env_index = np.arange(len(arrays["rewards"])) % num_envs
+    order = np.argsort(env_index, kind="stable")
+    out, env_index = {k: v[order] for k, v in arrays.items()}, env_index[order]
+    last = np.flatnonzero(np.r_[env_index[1:] != env_index[:-1], True])  # each env's final row
+    out["timeouts"][last] |= ~out["terminals"][last]
+    return out

@@ -7,8 +7,9 @@ with ``masks = 1 - terminals`` (a time-limit cut still bootstraps).
 
 With ``with_next_actions`` (ReBRAC's critic penalty), batches also hold ``next_actions``, the dataset's
 action at s', and ``next_action_masks`` (0 where it is unknown: at terminals, time-limit cuts and the end of
-the data). Transitions of parallel environments are interleaved on disk, so the next transition is found by
-matching ``next_observations[i]`` to a later ``observations[j]``, not as ``i + 1``.
+the data). ``collect_transitions`` now stores each environment's episodes contiguously, but older datasets
+interleave parallel environments, so the next transition is found by matching ``next_observations[i]`` to a
+later ``observations[j]``, not assumed to be ``i + 1``.
 
 ``litlab test`` and ``litlab predict`` roll the policy out in the dataset's environment for ``test_episodes``
 episodes whose reset seeds start at ``test_seed`` (far from the training-time evaluation's seeds 0..): the
