@@ -38,7 +38,8 @@ def test_fit_few_steps_and_evaluate(tiny_set, tmp_path, pattern, tokens):
     dm = HistoryDataModule([str(tiny_set)], context=20, batch_size=4, val_windows=8)
     cb = ICRLEvalCallback(episodes=3, seeds=2)
     trainer = Trainer(max_steps=3, accelerator="cpu", logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, callbacks=[cb], default_root_dir=tmp_path, limit_val_batches=1)  # fmt: skip
+                      enable_progress_bar=False, callbacks=[cb], default_root_dir=tmp_path,
+                      limit_val_batches=1)  # fmt: skip
     trainer.fit(agent, dm)
     assert sorted(agent.io) == ["grid5x5-discrete5"]
     assert (tmp_path / "icrl_eval.png").stat().st_size > 0

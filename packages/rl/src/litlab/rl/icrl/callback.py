@@ -23,8 +23,9 @@ def shot_table(returns: np.ndarray, normalized: np.ndarray, resamples: int = 100
     rows = []
     for k in range(returns.shape[2]):
         iqm, lo, hi = iqm_bootstrap_ci(normalized[:, :, k], resamples)
-        rows.append({"shot": k + 1, "return_mean": float(returns[:, :, k].mean()),
-                     "return_std": float(returns[:, :, k].std()), "norm_iqm": iqm, "norm_lo": lo, "norm_hi": hi})  # fmt: skip
+        r = returns[:, :, k]
+        rows.append({"shot": k + 1, "return_mean": float(r.mean()), "return_std": float(r.std()),
+                     "norm_iqm": iqm, "norm_lo": lo, "norm_hi": hi})  # fmt: skip
     return rows
 
 

@@ -134,8 +134,9 @@ class HistoryDataModule(LightningDataModule):
         ds = RandomWindows(
             self.sets, self.train_index, self.hparams.context + 1, self.hparams.target, self.hparams.seed
         )
+        workers = self.hparams.num_workers
         return DataLoader(ds, batch_size=self.hparams.batch_size, collate_fn=collate,
-                          num_workers=self.hparams.num_workers, persistent_workers=self.hparams.num_workers > 0)  # fmt: skip
+                          num_workers=workers, persistent_workers=workers > 0)  # fmt: skip
 
     def val_dataloader(self) -> DataLoader:
         n, tgt = self.hparams.context + 1, self.hparams.target

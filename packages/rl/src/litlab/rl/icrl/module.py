@@ -150,8 +150,8 @@ class InContextAgent(LightningModule):
         rows = []
         for i, task in enumerate(item["tasks"]):
             for s in range(out["returns"].shape[1]):
-                rows.append({"group": item["group"], "task": task, "seed": s,
-                             "returns": out["returns"][i, s].tolist(), "normalized": out["normalized"][i, s].tolist()})  # fmt: skip
+                rows.append({"group": item["group"], "task": task, "seed": s, "returns": out["returns"][i, s].tolist(),
+                             "normalized": out["normalized"][i, s].tolist()})  # fmt: skip
         return rows
 
     def configure_optimizers(self):
