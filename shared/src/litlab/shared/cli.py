@@ -12,6 +12,7 @@ Defaults added here, each overridable from a config:
 - TensorBoard and CSV loggers writing to ``runs/<recipe>/version_<n>`` (``--run_name`` sets the recipe
   name, otherwise the stem of the last non-trainer ``--config``), with the resolved ``config.yaml``,
 - ``seed_everything: 42``.
+With ``--trainer.logger=false`` the run folder is still ``runs/<recipe>/version_<n>`` (``default_root_dir``).
 
 Sizes that come from the data (vocabulary, observation/action sizes, groups) are linked from the
 DataModule to the model (see ``links``); ``--print_config`` builds the DataModule to show them.
@@ -225,6 +226,11 @@ class LitlabCLI(LightningCLI):
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
         if config.get("logger") in (None, True):
             config["logger"] = self._default_loggers(config)
+        elif config.get("logger") is False and not config.get("default_root_dir"):
+            # without a logger Lightning's log_dir is default_root_dir (the current directory): config.yaml,
+            # tokenizers and checkpoints go to the run folder instead
+            folder = Path("runs") / self._recipe_name()
+            config["default_root_dir"] = str(folder / f"version_{self._run_version(folder)}")
         extra: list[Callback] = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
         given = list(config.get("callbacks") or [])
         if config.get("enable_progress_bar", True) is not False and not any(isinstance(c, ProgressBar) for c in given):
