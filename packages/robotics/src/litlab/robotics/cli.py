@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,10 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 on success; a user error is one line and exit code 1 (``LITLAB_DEBUG=1``: traceback),
+    as with ``litlab``; argument-parsing errors exit with 2."""
+    from litlab.shared.errors import report_errors
+
     args = build_parser().parse_args(argv)
-    try:
-        args.fn(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return report_errors(args.fn, args, prog="python -m litlab.robotics")

@@ -139,6 +139,24 @@ def _write_meta(root, episodes, ep_rows, tasks, fps, robot_type, n_train, image_
     (meta / "stats.json").write_text(json.dumps(stats, indent=2))
 
 
+def _read_info(info_path: Path) -> dict:
+    """``meta/info.json``, with the keys the reader needs checked (names the file and what is missing)."""
+    try:
+        info = json.loads(info_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{info_path}: not valid JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise ValueError(f"{info_path}: expected a JSON object, got {type(info).__name__}")
+    missing = [k for k in ("fps", "features", "splits") if k not in info]
+    if missing:
+        raise ValueError(f"{info_path}: missing {missing}; a LeRobot v3 info.json needs 'fps' (frames per "
+                         "second), 'features' and 'splits'")
+    fps = info["fps"]
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
+        raise ValueError(f"{info_path}: 'fps' is {fps!r}; expected a positive number of frames per second")
+    return info
+
+
 class LeRobotV3Dataset:
     """Read a v3 dataset folder into memory (numeric columns as numpy, images decoded on access)."""
 
@@ -147,12 +165,12 @@ class LeRobotV3Dataset:
         info_path = self.root / "meta" / "info.json"
         if not info_path.is_file():
             raise FileNotFoundError(f"{info_path} not found: {self.root} is not a LeRobot v3 dataset")
-        self.info = json.loads(info_path.read_text())
+        self.info = _read_info(info_path)
         if self.info.get("codebase_version") != CODEBASE_VERSION:
             raise ValueError(f"{info_path}: codebase_version {self.info.get('codebase_version')!r}, "
                              f"expected {CODEBASE_VERSION!r}")
         self.stats = json.loads((self.root / "meta" / "stats.json").read_text())
-        self.fps = int(self.info["fps"])
+        self.fps = int(self.info["fps"])  # checked by _read_info
         tasks = pq.read_table(self.root / "meta" / "tasks.parquet").to_pandas()
         self.tasks = [t for t, _ in sorted(zip(tasks.index, tasks["task_index"]), key=lambda p: p[1])]
         self.episodes = pq.read_table(self.root / EPISODES_PATH).to_pandas()
@@ -180,7 +198,14 @@ class LeRobotV3Dataset:
     def split_episodes(self, split: str) -> np.ndarray:
         if split not in self.info["splits"]:
             raise ValueError(f"split {split!r} not in {list(self.info['splits'])}")
-        a, b = map(int, self.info["splits"][split].split(":"))
+        text, n = self.info["splits"][split], len(self.episodes)
+        try:
+            a, b = map(int, str(text).split(":"))
+        except ValueError:
+            a, b = -1, -1
+        if not 0 <= a <= b <= n:
+            raise ValueError(f"{self.root / 'meta' / 'info.json'}: split {split!r} is {text!r}; expected "
+                             f"'start:stop' episodes with 0 <= start <= stop <= {n} (the dataset has {n} episodes)")
         return np.arange(a, b)
 
     def image(self, key: str, index: int) -> np.ndarray:

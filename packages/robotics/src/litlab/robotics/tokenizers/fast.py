@@ -159,6 +159,10 @@ class FASTTokenizer:
         """Clamped symbols ``[N, H * D']`` (D' = pad_to or D) in ``[0, max_token - min_token]``."""
         self._check_fitted()
         x = as_chunks(chunks)
+        for axis, name, fitted in ((1, "horizon", self.horizon), (2, "action_dim", self.action_dim)):
+            if fitted is not None and x.shape[axis] != fitted:  # set by fit() / load(); None after fit_universal
+                raise ValueError(f"chunks of shape {tuple(x.shape)} have {name} {x.shape[axis]}; this tokenizer "
+                                 f"was fitted on [N, {self.horizon}, {self.action_dim}] chunks")  # fmt: skip
         if x.shape[1] < 8:
             log.warning("FAST on very short chunks (H=%d < 8) compresses poorly", x.shape[1])
         if pad_to is not None:
