@@ -30,6 +30,7 @@ def lightning_attn(
     cu_seqlens=None,
     backend="auto",
     sp_group=None,
+    check_finite=False,
 ):
     """Causal linear attention with a per-head exponential decay (Lightning Attention-2).
 
@@ -50,10 +51,17 @@ def lightning_attn(
         backend: "auto" (Triton for CUDA tensors, else "torch"), "triton", "torch" or "naive".
         sp_group: a torch.distributed process group over which T is split (sequence parallelism, LASP-2):
             each rank passes its piece; see `ops.seqpar.seqpar_lightning_attn`. None: one device.
+        check_finite: refuse NaN/inf in q, k, v and initial_state with a ValueError naming the tensor and the
+            first bad position. Off by default because the check reads the tensors back to the host (one
+            device sync per call). Without it a non-finite input is not detected: in the chunked
+            backends a NaN key or value spreads to every output of its chunk (positions before it included:
+            the causal mask multiplies it by 0, which stays NaN) and to every later chunk through the state.
 
     Returns:
         (o [B, T, H, E] in q's dtype, final_state or None).
     """
+    if check_finite:
+        checks.check_finite(q=q, k=k, v=v, initial_state=initial_state)
     if sp_group is not None:
         from litlab.attention.ops.seqpar import seqpar_lightning_attn
 

@@ -109,3 +109,17 @@ def check_cu_seqlens(cu_seqlens, batch: int, total: int, device: torch.device) -
             f"offsets from 0 to T = {total}"
         )
     return len(c) - 1
+
+
+def check_finite(**tensors) -> None:
+    """Refuse NaN/inf in any given tensor (``None`` skipped), naming it, the count and the first position.
+
+    One host read per call (``isfinite(...).all()``): a device sync, hence opt-in (``check_finite=True``).
+    """
+    for name, x in tensors.items():
+        if x is None or not isinstance(x, torch.Tensor) or bool(torch.isfinite(x).all()):
+            continue
+        bad = ~torch.isfinite(x)
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"{name}: got {int(bad.sum())} NaN/inf values ({_desc(x)}; first at index {first}), "
+                         "expected finite values (a NaN spreads to every output of its chunk)")  # fmt: skip
