@@ -7,6 +7,7 @@ tokenizer and a Hugging Face model's tokenizer the same way (`AutoTokenizer`, lo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,3 +48,27 @@ def load_tokenizer(path: str | Path):
         return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     except Exception as err:  # transformers raises several types for unreadable folders
         raise ValueError(f"tokenizer folder {str(path)!r} could not be loaded: {err}") from err
+
+
+def tokenizer_ids(tok, folder: str, pad_token: str | None, eos_tokens: list[str] | None) -> tuple[set[int], int]:
+    """(EOS id set, pad id) of a tokenizer: its EOS, extra end-of-turn tokens and generation_config's ids."""
+    if tok.eos_token_id is None:
+        raise ValueError(f"tokenizer {folder!r} has no EOS token")
+    if pad_token is not None:
+        if pad_token not in tok.get_vocab():
+            raise ValueError(f"pad_token {pad_token!r} is not a token of the tokenizer {folder!r}")
+        tok.pad_token = pad_token
+    if tok.pad_token_id is None:
+        raise ValueError(f"tokenizer {folder!r} has no pad token; set pad_token to a token distinct from EOS")
+    eos = {tok.eos_token_id}
+    for name in eos_tokens or []:
+        if name not in tok.get_vocab():
+            raise ValueError(f"eos_tokens entry {name!r} is not a token of the tokenizer {folder!r}")
+        eos.add(tok.convert_tokens_to_ids(name))
+    gen = Path(folder) / "generation_config.json"
+    if gen.exists():
+        ids = json.loads(gen.read_text()).get("eos_token_id")
+        eos.update([ids] if isinstance(ids, int) else ids or [])
+    if tok.pad_token_id in eos:
+        raise ValueError(f"pad token {tok.pad_token!r} is an EOS token: padding must differ from EOS")
+    return eos, tok.pad_token_id

@@ -7,7 +7,6 @@ generation metrics (`test_eval_files`; synthetic: test_id / test_ood); `litlab p
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -19,7 +18,7 @@ from litlab.alignment.data.collate import PreferenceCollator
 from litlab.alignment.data.encode import PreferenceEncoder
 from litlab.alignment.data.files import load_preference_rows, read_rows
 from litlab.alignment.data.synthetic import ArithmeticTask, task_files
-from litlab.alignment.data.tokenizer import load_tokenizer, train_task_tokenizer
+from litlab.alignment.data.tokenizer import load_tokenizer, tokenizer_ids, train_task_tokenizer
 from litlab.shared.results import read_prompts
 
 
@@ -116,26 +115,8 @@ class PreferenceDataModule(L.LightningDataModule):
     # -- tokenizer -----------------------------------------------------------------------------------
     def _load_tokenizer(self, folder: str) -> None:
         tok = load_tokenizer(folder)
-        if tok.eos_token_id is None:
-            raise ValueError(f"tokenizer {folder!r} has no EOS token")
-        if self.hparams.pad_token is not None:
-            if self.hparams.pad_token not in tok.get_vocab():
-                raise ValueError(f"pad_token {self.hparams.pad_token!r} is not a token of the tokenizer {folder!r}")
-            tok.pad_token = self.hparams.pad_token
-        if tok.pad_token_id is None:
-            raise ValueError(f"tokenizer {folder!r} has no pad token; set pad_token to a token distinct from EOS")
-        eos = {tok.eos_token_id}
-        for name in self.hparams.eos_tokens or []:
-            if name not in tok.get_vocab():
-                raise ValueError(f"eos_tokens entry {name!r} is not a token of the tokenizer {folder!r}")
-            eos.add(tok.convert_tokens_to_ids(name))
-        gen = Path(folder) / "generation_config.json"
-        if gen.exists():
-            ids = json.loads(gen.read_text()).get("eos_token_id")
-            eos.update([ids] if isinstance(ids, int) else ids or [])
-        if tok.pad_token_id in eos:
-            raise ValueError(f"pad token {tok.pad_token!r} is an EOS token: padding must differ from EOS")
-        self.tokenizer, self.eos_ids, self.pad_id = tok, eos, tok.pad_token_id
+        eos, pad = tokenizer_ids(tok, folder, self.hparams.pad_token, self.hparams.eos_tokens)
+        self.tokenizer, self.eos_ids, self.pad_id = tok, eos, pad
 
     # -- encoding ------------------------------------------------------------------------------------
     def _encode(self, name: str, files: list[str]):
