@@ -72,10 +72,16 @@ class PreferenceEncoder:
             raise ValueError("conversational rows need a chat template: the tokenizer has none; set chat_template")
         if row["prompt"][-1]["role"] == "assistant":
             return "prompt_ends_with_assistant"
+        from jinja2.exceptions import TemplateError
+
         render = lambda msgs, gen: self.tok.apply_chat_template(
             msgs, tokenize=False, add_generation_prompt=gen, chat_template=self.chat_template
         )
-        return render(row["prompt"], True), {s: render(row["prompt"] + row[s], False) for s in ("chosen", "rejected")}
+        try:  # a template that raises on the row (an unknown role, say) drops the row, counted by reason
+            prompt = render(row["prompt"], True)
+            return prompt, {s: render(row["prompt"] + row[s], False) for s in ("chosen", "rejected")}
+        except TemplateError:
+            return "chat_template_error"
 
     def _completion(self, comp: list[int], terminated: bool, conversational: bool) -> tuple[list[int], list[int]]:
         """(labelled tokens, unlabelled tail) of one completion."""
