@@ -48,7 +48,8 @@ def test_lm_recipe_refuses_a_disagreeing_vocab_size(corpus, tmp_path, capsys):
         main(["fit", "--config", CPU, *_lm_args(corpus, tmp_path), "--model.init_args.vocab_size=4096",
               "--trainer.max_steps=1", f"--trainer.default_root_dir={tmp_path}"])  # fmt: skip
     assert exc.value.code == 1
-    assert "model.init_args.vocab_size=4096 disagrees with the data: TextDataModule.vocab_size" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "model.init_args.vocab_size=4096 disagrees with the data: TextDataModule.vocab_size" in err
 
 
 def test_offline_rl_recipe_prints_obs_and_action_sizes(tmp_path, capsys):
