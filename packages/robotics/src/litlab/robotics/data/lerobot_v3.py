@@ -8,7 +8,13 @@
 
 Frames are written with Hugging Face ``datasets`` (so the parquet carries its feature schema and images
 use its ``Image`` encoding, as LeRobot does) and read back with ``pyarrow``. Statistics are computed on
-the ``train`` split's episodes only, so normalizers fitted from ``stats.json`` never see validation data.
+the ``train`` split's episodes only, so normalizers fitted from ``stats.json`` never see validation data
+(LeRobot's own ``stats.json`` covers every episode).
+
+The reader also takes datasets LeRobot wrote: ``next.success`` is optional (LeRobot writes it only when
+declared; ``episode()["success"]`` is then None), and cameras stored as video are decoded
+(``lerobot_video``; PyAV needed, else the dataset is refused naming the features) and listed in
+``image_keys`` like image features.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+
+from litlab.robotics.data.lerobot_video import decode_video_feature, require_decoder
 
 __all__ = ["write_lerobot_v3", "LeRobotV3Dataset", "CODEBASE_VERSION"]
 
@@ -179,14 +187,23 @@ class LeRobotV3Dataset:
             raise FileNotFoundError(f"no data/chunk-*/file-*.parquet files under {self.root}")
         tables = [pq.read_table(f) for f in files]
         self.image_keys = [k for k, f in self.info["features"].items() if f["dtype"] == "image"]
+        self.video_keys = [k for k, f in self.info["features"].items() if f["dtype"] == "video"]
+        if self.video_keys:
+            require_decoder(self.root, self.video_keys)  # refused by name, never dropped
         self.columns = {}
         for name in ("observation.state", "action"):
             self.columns[name] = np.concatenate([np.stack(t.column(name).to_numpy(zero_copy_only=False))
                                                  for t in tables]).astype(np.float32)
         for name in ("timestamp", "frame_index", "episode_index", "index", "task_index", "next.success"):
+            if name == "next.success" and name not in tables[0].column_names:
+                continue  # optional: LeRobot writes it only when the feature is declared
             self.columns[name] = np.concatenate([t.column(name).to_numpy() for t in tables])
+        self._video_frames = {k: decode_video_feature(self.root, self.info, self.episodes, k,
+                                                      self.columns["episode_index"], self.columns["timestamp"])
+                              for k in self.video_keys}  # fmt: skip
         self._image_bytes = {k: sum((t.column(k).combine_chunks().field("bytes").to_pylist() for t in tables),
                                     []) for k in self.image_keys}
+        self.image_keys += self.video_keys  # video cameras are read like image ones
 
     def __len__(self) -> int:
         return len(self.columns["index"])
@@ -211,6 +228,8 @@ class LeRobotV3Dataset:
     def image(self, key: str, index: int) -> np.ndarray:
         from PIL import Image
 
+        if key in self._video_frames:
+            return self._video_frames[key][index]
         return np.asarray(Image.open(io.BytesIO(self._image_bytes[key][index])).convert("RGB"))
 
     def episode(self, episode: int) -> dict:
@@ -218,7 +237,7 @@ class LeRobotV3Dataset:
         a, b = self.episode_range(episode)
         out = {"state": self.columns["observation.state"][a:b], "action": self.columns["action"][a:b],
                "task": self.tasks[int(self.columns["task_index"][a])],
-               "success": bool(self.columns["next.success"][b - 1])}
+               "success": bool(self.columns["next.success"][b - 1]) if "next.success" in self.columns else None}
         if self.image_keys:
             out["image"] = np.stack([self.image(self.image_keys[0], i) for i in range(a, b)])
         return out
