@@ -80,9 +80,10 @@ def train(policy, pool: dict, arm: str, a, device) -> dict:
         if ema is not None:
             ema.update(policy)
         if step % a.log_every == 0:
+            loss = loss.detach()
             curve.append({"step": step, "seconds": time.perf_counter() - t0, "lr": opt.param_groups[0]["lr"]}
                          | {k: float(v) for k, v in info.items()})
-            print(f"[{a.tag}] step {step} loss {float(loss):.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(f"[{a.tag}] step {step} loss {loss.item():.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
     if device.type == "cuda":
         torch.cuda.synchronize()
     secs = time.perf_counter() - t0
