@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import torch
-
 from vla_sweep import ARMS, batch_at, build
+
 from litlab.robotics.vla.rollout import TEST_SEED_OFFSET, evaluate_closed_loop
 
 
@@ -80,7 +80,8 @@ def main() -> None:
     card = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
     print(f"{card}, torch {torch.__version__}, {pool['rate']} Hz (H={pool['horizon']}), batch {a.batch_size}, "
           f"dim {a.dim} x {a.layers} layers, median of {a.reps} steps")
-    print("| arm | params | train samples/s | " + " | ".join(f"control steps/s ({n} envs), plan ms" for n in a.envs) + " |")
+    cols = " | ".join(f"control steps/s ({n} envs), plan ms" for n in a.envs)
+    print(f"| arm | params | train samples/s | {cols} |")
     print("|---|---|---|" + "---|" * len(a.envs))
     for arm in a.arms:
         torch.manual_seed(0)
@@ -89,8 +90,8 @@ def main() -> None:
         sps = train_speed(policy, pool, arm, a, device)
         ctrl = [control_speed(policy, pool, n) for n in a.envs]
         params = sum(p.numel() for p in policy.parameters())
-        print(f"| {arm} | {params / 1e6:.2f}M | {sps:.0f} | " + " | ".join(f"{c:.0f}, {ms:.1f}" for c, ms in ctrl) + " |",
-              flush=True)
+        cells = " | ".join(f"{c:.0f}, {ms:.1f}" for c, ms in ctrl)
+        print(f"| {arm} | {params / 1e6:.2f}M | {sps:.0f} | {cells} |", flush=True)
 
 
 if __name__ == "__main__":
