@@ -81,21 +81,28 @@ def row_problem(row) -> str | None:
     return None
 
 
-def load_preference_rows(paths: str | list[str]) -> tuple[list[dict], Counter]:
-    """Usable rows of all paths and a Counter of malformed ones by reason; raises if none is usable."""
-    paths = [paths] if isinstance(paths, str | Path) else list(paths)
-    if not paths:
-        raise ValueError("no preference data path given")
+def checked_rows(paths: list, problem) -> tuple[list[dict], Counter]:
+    """The rows of every path for which ``problem(row)`` is None, and a Counter of the others by the reason
+    it returned (unreadable lines included, by ``read_rows``'s reasons)."""
     good, bad = [], Counter()
     for path in paths:
         rows, unreadable = read_rows(path)
         bad.update(unreadable)
         for row in rows:
-            problem = row_problem(row)
-            if problem is None:
+            reason = problem(row)
+            if reason is None:
                 good.append(row)
             else:
-                bad[problem] += 1
+                bad[reason] += 1
+    return good, bad
+
+
+def load_preference_rows(paths: str | list[str]) -> tuple[list[dict], Counter]:
+    """Usable rows of all paths and a Counter of malformed ones by reason; raises if none is usable."""
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    if not paths:
+        raise ValueError("no preference data path given")
+    good, bad = checked_rows(paths, row_problem)
     if not good:
         raise ValueError(f"no usable preference row in {[str(p) for p in paths]}; malformed rows: {dict(bad)}")
     return good, bad

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
-from .files import _is_messages, read_rows
+from .files import _is_messages, checked_rows, read_rows
 from .synthetic import ID_TEMPLATES, ArithmeticTask, _operand, _wrong
 from .tokenizer import train_task_tokenizer
 
@@ -106,20 +106,12 @@ def load_prompt_rows(paths: list[str], answer_field: str | None = "answer") -> t
     """Usable rows of all paths (GSM8K answers reduced to their #### part) and malformed counts by reason."""
     if not paths:
         raise ValueError("no prompt data path given")
-    good, bad = [], Counter()
-    for path in paths:
-        rows, unreadable = read_rows(path)
-        bad.update(unreadable)
-        for row in rows:
-            problem = prompt_problem(row, answer_field)
-            if problem is not None:
-                bad[problem] += 1
-                continue
-            row = dict(row)
-            if answer_field is not None and "####" in str(row[answer_field]):
-                row["solution"] = row[answer_field]
-                row[answer_field] = str(row[answer_field]).rsplit("####", 1)[1].strip()
-            good.append(row)
+    good, bad = checked_rows(paths, lambda row: prompt_problem(row, answer_field))
+    good = [dict(row) for row in good]
+    for row in good:
+        if answer_field is not None and "####" in str(row[answer_field]):
+            row["solution"] = row[answer_field]
+            row[answer_field] = str(row[answer_field]).rsplit("####", 1)[1].strip()
     if not good:
         raise ValueError(f"no usable prompt row in {[str(p) for p in paths]}: each row needs a non-empty 'prompt' "
                          f"(string or messages){f' and {answer_field!r}' if answer_field else ''}; "
