@@ -6,6 +6,7 @@ import os
 import signal
 
 from lightning.pytorch import Callback
+from torch import nn
 
 
 class InterruptAt(Callback):
@@ -17,3 +18,12 @@ class InterruptAt(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
         if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGINT)
+
+
+class PickyBackbone(nn.Linear):
+    """A backbone whose constructor refuses a bad argument (as every litlab module's does)."""
+
+    def __init__(self, in_features: int = 4, out_features: int = 4, width: int = 4) -> None:
+        if width < 1:
+            raise ValueError(f"PickyBackbone: width must be >= 1, got {width}")
+        super().__init__(in_features, out_features)

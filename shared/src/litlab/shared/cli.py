@@ -41,6 +41,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from litlab.shared.errors import unwrap_union_error
 from litlab.shared.links import add_size_links, check_linked_sizes, given_sizes, linked_config
 from litlab.shared.registry import Registry, load_registry
 from litlab.shared.results import RunResultsWriter
@@ -267,7 +268,7 @@ def main(args: list[str] | None = None) -> int:
     except USER_ERRORS as exc:
         if debug:
             raise
-        _print_error(exc)
+        _print_error(unwrap_union_error(exc))
         raise SystemExit(1) from None
     return 0
 

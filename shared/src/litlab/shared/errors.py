@@ -13,12 +13,31 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["USER_ERRORS", "debug_enabled", "print_error", "report_errors"]
+__all__ = ["USER_ERRORS", "debug_enabled", "print_error", "report_errors", "unwrap_union_error"]
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
     PermissionError, ImportError,
 )  # fmt: skip
+
+
+_UNION = "Does not validate against any of the Union subtypes"
+
+
+def unwrap_union_error(exc: BaseException) -> BaseException:
+    """The constructor's own exception inside jsonargparse's "Union subtypes" wrapper (``Namespace(...)`` dump).
+
+    jsonargparse raises the wrapper ``from`` the error a class's ``__init__`` raised; that one names the
+    argument and the value. Without a chained cause, the wrapper's message is cut to its error lines.
+    """
+    inner = exc
+    while _UNION in str(inner) and inner.__cause__ is not None:
+        inner = inner.__cause__
+    if _UNION not in str(inner):
+        return inner
+    lines = [ln.strip()[2:] for ln in str(inner).splitlines() if ln.strip().startswith("- ")]
+    kept = [ln for ln in lines if not ln.startswith("Expected a <class 'NoneType'>")]
+    return ValueError("; ".join(kept)) if kept else inner
 
 
 def debug_enabled() -> bool:
