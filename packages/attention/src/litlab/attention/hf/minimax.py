@@ -140,53 +140,55 @@ def _qkv_perm(w: Tensor, heads: int, to_litlab: bool) -> Tensor:
     return w.reshape(shape).transpose(0, 1).reshape(-1, c)
 
 
+def _renames(cfg: BackboneConfig) -> list[tuple[str, str]]:
+    """(transformers name, litlab name) of the tensors that map one to one, unchanged, in both directions."""
+    pairs = [("model.embed_tokens.weight", "embed.weight"), ("model.norm.weight", "backbone.norm.weight")]
+    for i, kind in enumerate(cfg.layer_types()):
+        p, q = f"model.layers.{i}", f"backbone.blocks.{i}"
+        a, m = f"{p}.self_attn", f"{q}.mixer"
+        pairs += [(f"{p}.input_layernorm.weight", f"{q}.mixer_norm.weight"),
+                  (f"{p}.post_attention_layernorm.weight", f"{q}.ffn_norm.weight")]  # fmt: skip
+        if kind == "L":
+            pairs += [(f"{a}.output_gate.weight", f"{m}.gate_proj.weight"), (f"{a}.norm.weight", f"{m}.norm.weight"),
+                      (f"{a}.out_proj.weight", f"{m}.out_proj.weight")]  # fmt: skip
+        else:
+            pairs += [(f"{a}.q_proj.weight", f"{m}.q_proj.weight"), (f"{a}.o_proj.weight", f"{m}.out_proj.weight")]
+    return pairs
+
+
 def state_from_minimax(sd: dict[str, Tensor], cfg: BackboneConfig, tie: bool) -> dict[str, Tensor]:
     """litlab `CausalLM` state dict of a `MiniMaxForCausalLM` state dict."""
-    out = {"embed.weight": sd["model.embed_tokens.weight"], "backbone.norm.weight": sd["model.norm.weight"]}
+    out = {lit: sd[hf] for hf, lit in _renames(cfg)}
     if not tie:
         out["head.weight"] = sd["lm_head.weight"]
     for i, kind in enumerate(cfg.layer_types()):
         p, q = f"model.layers.{i}", f"backbone.blocks.{i}"
-        out[f"{q}.mixer_norm.weight"] = sd[f"{p}.input_layernorm.weight"]
-        out[f"{q}.ffn_norm.weight"] = sd[f"{p}.post_attention_layernorm.weight"]
         a, m = f"{p}.self_attn", f"{q}.mixer"
         if kind == "L":
             out[f"{m}.qkv_proj.weight"] = _qkv_perm(sd[f"{a}.qkv_proj.weight"], cfg.num_heads, to_litlab=True)
-            out[f"{m}.gate_proj.weight"] = sd[f"{a}.output_gate.weight"]
-            out[f"{m}.out_proj.weight"] = sd[f"{a}.out_proj.weight"]
-            out[f"{m}.norm.weight"] = sd[f"{a}.norm.weight"]
             slopes = sd.get(f"{a}.slope_rate")
             slopes = minimax_slopes(cfg.num_heads, i, cfg.num_layers) if slopes is None else slopes.flatten()
             out[f"{m}.slopes"] = slopes.float()
         else:
-            out[f"{m}.q_proj.weight"] = sd[f"{a}.q_proj.weight"]
             out[f"{m}.kv_proj.weight"] = torch.cat([sd[f"{a}.k_proj.weight"], sd[f"{a}.v_proj.weight"]])
-            out[f"{m}.out_proj.weight"] = sd[f"{a}.o_proj.weight"]
         _ffn_from_hf(p, q, sd, cfg, out)
     return out
 
 
 def state_to_minimax(sd: dict[str, Tensor], cfg: BackboneConfig, tie: bool, block_size: int) -> dict[str, Tensor]:
     """`MiniMaxForCausalLM` state dict (transformers' in-memory names) of a litlab `CausalLM` state dict."""
-    out = {"model.embed_tokens.weight": sd["embed.weight"], "model.norm.weight": sd["backbone.norm.weight"]}
+    out = {hf: sd[lit] for hf, lit in _renames(cfg)}
     out["lm_head.weight"] = sd["embed.weight"] if tie else sd["head.weight"]
     for i, kind in enumerate(cfg.layer_types()):
         p, q = f"model.layers.{i}", f"backbone.blocks.{i}"
-        out[f"{p}.input_layernorm.weight"] = sd[f"{q}.mixer_norm.weight"]
-        out[f"{p}.post_attention_layernorm.weight"] = sd[f"{q}.ffn_norm.weight"]
         a, m = f"{p}.self_attn", f"{q}.mixer"
         if kind == "L":
             out[f"{a}.qkv_proj.weight"] = _qkv_perm(sd[f"{m}.qkv_proj.weight"], cfg.num_heads, to_litlab=False)
-            out[f"{a}.output_gate.weight"] = sd[f"{m}.gate_proj.weight"]
-            out[f"{a}.out_proj.weight"] = sd[f"{m}.out_proj.weight"]
-            out[f"{a}.norm.weight"] = sd[f"{m}.norm.weight"]
             rate = sd[f"{m}.slopes"].float()[:, None, None]
             qd, kd, dd = decay_tables(rate, block_size)
             out.update({f"{a}.slope_rate": rate, f"{a}.query_decay": qd, f"{a}.key_decay": kd,
                         f"{a}.diagonal_decay": dd})  # fmt: skip
         else:
-            k, v = sd[f"{m}.kv_proj.weight"].chunk(2)
-            out.update({f"{a}.q_proj.weight": sd[f"{m}.q_proj.weight"], f"{a}.k_proj.weight": k,
-                        f"{a}.v_proj.weight": v, f"{a}.o_proj.weight": sd[f"{m}.out_proj.weight"]})  # fmt: skip
+            out[f"{a}.k_proj.weight"], out[f"{a}.v_proj.weight"] = sd[f"{m}.kv_proj.weight"].chunk(2)
         _ffn_to_hf(p, q, sd, cfg, out)
     return out
