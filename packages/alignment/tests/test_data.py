@@ -98,11 +98,13 @@ def test_conversational_rows_with_chat_template(tmp_path, task_dir):
     }]  # fmt: skip
     with pytest.raises(ValueError, match="chat template"):
         module(tmp_path, task_dir, rows)
-    dm = module(tmp_path, task_dir, rows, chat_template=CHAT, eos_tokens=["<|im_end|>"])
+    dm = module(tmp_path, task_dir, rows, chat_template=CHAT, eos_tokens=["<|im_end|>"], convention="litlab")
     batch = dm.collator([dm.train_set[0]])
     full, labels = decode_rows(dm, batch)[0]
     assert full == "<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n<|im_start|>assistant\n<answer>5</answer><|im_end|>\n"
-    assert labels == "<answer>5</answer><|im_end|>"  # ends at the end-of-turn; the "\n" after it is unlabelled
+    assert labels == "<answer>5</answer><|im_end|>"  # litlab: ends at the end-of-turn; the "\n" after it unlabelled
+    trl = module(tmp_path, task_dir, rows, chat_template=CHAT, eos_tokens=["<|im_end|>"])
+    assert decode_rows(trl, trl.collator([trl.train_set[0]]))[0] == (full, "<answer>5</answer><|im_end|>\n")  # TRL
     assert batch["eos_mask"].sum().item() == 2
 
 

@@ -2,10 +2,17 @@
 
 Render the prompt (chat template with the generation prompt for conversational rows) and prompt +
 completion whole, tokenize both without special tokens, and take the longest common token prefix as the
-boundary (a prompt that is not a full prefix, a BPE merge across the boundary, is counted). Labels cover
-the completion up to and including its last EOS token; template text after it stays unlabelled. String
+boundary (a prompt that is not a full prefix, a BPE merge across the boundary, is counted). String
 completions get the EOS appended unless one is already last, never a second one; run-on completions
-(`*_terminated: false`) get none. The prompt is truncated first (`keep_end` keeps its last tokens); a pair
+(`*_terminated: false`, a litlab flag TRL ignores) get none.
+
+`convention="trl"` (the default) gives TRL's `DPOTrainer` tokens and labels: one boundary shared by both
+sides (the shorter common prefix), and conversational completions labelled whole, template text after the
+end-of-turn token included, with no EOS added. `convention="litlab"` keeps litlab's earlier choices: each
+side split at its own boundary, conversational labels ending at the last EOS / end-of-turn token (the
+template's text after it unlabelled) and an EOS appended where the completion holds none.
+
+The prompt is truncated first (`keep_end` keeps its last tokens); a pair
 whose prompt fills `max_length` is dropped; a completion cut by `max_length` is dropped by default, and
 when kept never carries an EOS.
 """
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 from .files import is_conversational
 
 TRUNCATION_MODES = ("keep_end", "keep_start")
+CONVENTIONS = ("trl", "litlab")
 
 
 @dataclass
@@ -49,7 +57,11 @@ class PreferenceEncoder:
         truncation_mode: str = "keep_end",
         drop_truncated: bool = True,
         chat_template: str | None = None,
+        convention: str = "trl",
     ) -> None:
+        if convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        self.trl = convention == "trl"
         if truncation_mode not in TRUNCATION_MODES:
             raise ValueError(f"truncation_mode must be one of {TRUNCATION_MODES}, got {truncation_mode!r}")
         if max_length < 2 or (max_prompt_length is not None and not 1 <= max_prompt_length < max_length):
@@ -86,6 +98,8 @@ class PreferenceEncoder:
     def _completion(self, comp: list[int], terminated: bool, conversational: bool) -> tuple[list[int], list[int]]:
         """(labelled tokens, unlabelled tail) of one completion."""
         last = max((i for i, t in enumerate(comp) if t in self.eos_ids), default=None)
+        if terminated and conversational and self.trl:  # TRL labels the rendered turn whole, adds nothing
+            return comp, []
         if terminated:
             if last is not None and (conversational or last == len(comp) - 1):
                 return comp[: last + 1], comp[last + 1 :]
@@ -94,9 +108,8 @@ class PreferenceEncoder:
             return comp[:last], []
         return comp, []
 
-    def _side(self, prompt_ids: list[int], text: str, terminated: bool, conv: bool) -> EncodedSide | str:
-        full = self._ids(text)
-        boundary = common_prefix(prompt_ids, full)
+    def _side(self, prompt_ids: list[int], full: list[int], boundary: int, terminated: bool,
+              conv: bool) -> EncodedSide | str:  # fmt: skip
         if boundary < len(prompt_ids):
             self.stats["prompt_not_prefix"] += 1
         prompt, (labelled, tail) = full[:boundary], self._completion(full[boundary:], terminated, conv)
@@ -129,10 +142,14 @@ class PreferenceEncoder:
             return rendered
         prompt_text, texts = rendered
         prompt_ids, conv = self._ids(prompt_text), is_conversational(row)
+        full = {side: self._ids(texts[side]) for side in ("chosen", "rejected")}
+        bounds = {side: common_prefix(prompt_ids, ids) for side, ids in full.items()}
+        if self.trl:  # one boundary for both sides, as TRL's DPOTrainer
+            bounds = dict.fromkeys(bounds, min(bounds.values()))
         sides = []
         for side in ("chosen", "rejected"):
             terminated = row.get(f"{side}_terminated", True) is not False
-            encoded = self._side(prompt_ids, texts[side], terminated, conv)
+            encoded = self._side(prompt_ids, full[side], bounds[side], terminated, conv)
             if isinstance(encoded, str):
                 return encoded
             sides.append(encoded)

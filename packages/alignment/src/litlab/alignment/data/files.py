@@ -4,7 +4,8 @@ rows into usable ones and malformed ones, counted by reason (a file with no usab
 Standard rows: {"prompt": str, "chosen": str, "rejected": str}; conversational rows: {"prompt": [messages],
 "chosen": [assistant messages], "rejected": [...]}, a message being {"role": str, "content": str}.
 Optional flags `chosen_terminated` / `rejected_terminated` (default true) mark run-on answers that must not
-get an EOS. Other keys pass through untouched.
+get an EOS. Other keys pass through untouched. Implicit-prompt rows (only `chosen`/`rejected`, each
+holding the prompt) are split at their shared prefix first, as TRL does (`trl_conventions`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+
+from .trl_conventions import fill_implicit_prompt
 
 FIELDS = ("prompt", "chosen", "rejected")
 
@@ -63,6 +66,7 @@ def row_problem(row) -> str | None:
     """Why a row is unusable (a short reason), or None if it is a usable standard/conversational row."""
     if not isinstance(row, dict):
         return "not_an_object"
+    fill_implicit_prompt(row)  # TRL: only chosen/rejected -> their shared prefix is the prompt (in place)
     for key in FIELDS:
         if key not in row or row[key] is None:
             return f"missing_{key}"

@@ -38,7 +38,7 @@ class PreferenceDataModule(L.LightningDataModule):
         task: ArithmeticTask | None = None,
         batch_size: int = 16,
         max_length: int = 128,
-        max_prompt_length: int | None = 64,
+        max_prompt_length: int | None = None,
         truncation_mode: str = "keep_end",
         drop_truncated: bool = True,
         chat_template: str | None = None,
@@ -50,6 +50,7 @@ class PreferenceDataModule(L.LightningDataModule):
         test_eval_files: dict[str, str] | None = None,
         predict_file: str | None = None,
         max_new_tokens: int = 64,
+        convention: str = "trl",
     ) -> None:
         """
         Args:
@@ -62,7 +63,8 @@ class PreferenceDataModule(L.LightningDataModule):
             task: settings of the synthetic task.
             batch_size: preference pairs per batch (2 x batch_size rows).
             max_length: longest prompt + completion in tokens.
-            max_prompt_length: prompts are truncated to this many tokens first (None: no limit).
+            max_prompt_length: prompts are truncated to this many tokens first (None, the default as in TRL: no
+                limit; a system prompt is never cut from its start unasked).
             truncation_mode: keep_end (keep the prompt's last tokens) or keep_start.
             drop_truncated: drop pairs whose completion does not fit (else cut, without EOS).
             chat_template: Jinja chat template for conversational rows (default: the tokenizer's).
@@ -75,6 +77,9 @@ class PreferenceDataModule(L.LightningDataModule):
                 (synthetic: {"id": test_id.jsonl, "ood": test_ood.jsonl}).
             predict_file: prompts for `litlab predict` (JSONL rows with "prompt", or one prompt per line).
             max_new_tokens: tokens generated per prompt by `litlab predict` (greedy).
+            convention: "trl" (TRL's DPOTrainer tokens and labels: one prompt/completion boundary for both sides,
+                conversational turns labelled whole with no EOS added) or "litlab" (each side split at its own
+                boundary, labels ending at the end-of-turn token, an EOS added where a turn has none).
         """
         super().__init__()
         if batch_size < 1:
@@ -127,6 +132,7 @@ class PreferenceDataModule(L.LightningDataModule):
         encoder = PreferenceEncoder(
             self.tokenizer, self.eos_ids, max_length=hp.max_length, max_prompt_length=hp.max_prompt_length,
             truncation_mode=hp.truncation_mode, drop_truncated=hp.drop_truncated, chat_template=hp.chat_template,
+            convention=hp.convention,
         )  # fmt: skip
         kept, dropped = [], Counter()
         for row in rows:
