@@ -41,16 +41,24 @@ class VLADataModule(L.LightningDataModule):
         test_episodes: closed-loop episodes of ``litlab test`` / ``predict``.
         eval_batch: environments stepped together.
         num_workers: DataLoader workers.
+        generate: where ``root`` holds no dataset, write one first (PointMass2D expert demos, progress bar) with
+            these ``generate_pointmass_dataset`` options, e.g. ``{episodes: 500, control_hz: 50}``; None: refuse.
     """
 
     def __init__(self, root: str, action_tokens: Literal["fast", "binning", "continuous"] = "fast",
                  horizon: int | None = None, batch_size: int = 64, stride: int = 1, fast_scale: float = 10.0,
                  fast_vocab: int = 1024, text_len: int = 64, processor: str | None = None,
-                 test_episodes: int = 50, eval_batch: int = 50, num_workers: int = 0):
+                 test_episodes: int = 50, eval_batch: int = 50, num_workers: int = 0,
+                 generate: dict | None = None):
         super().__init__()
+        if generate is not None and not Path(root, "meta", "info.json").is_file():
+            from litlab.robotics.data.generate import generate_pointmass_dataset
+
+            summary = generate_pointmass_dataset(root, **{"progress": True, **generate})
+            print(f"litlab: generated {root}: {summary}")
         if not Path(root, "meta", "info.json").is_file():
             raise FileNotFoundError(f"root={root!r} has no meta/info.json; generate a dataset first "
-                                    "(python -m litlab.robotics generate --out ...)")
+                                    "(python -m litlab.robotics generate --out ...), or set generate: {...}")
         if action_tokens not in ("fast", "binning", "continuous"):
             raise ValueError(f"action_tokens must be 'fast', 'binning' or 'continuous', got {action_tokens!r}")
         for name, v in (("batch_size", batch_size), ("test_episodes", test_episodes), ("eval_batch", eval_batch)):
