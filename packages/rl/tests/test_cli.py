@@ -40,6 +40,6 @@ def test_other_recipes_parse_and_fit(recipe, hopper_dataset, tmp_path):
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        fit("fql-hopper", tmp_path / "nope", tmp_path)
+    with pytest.raises(SystemExit):  # the recipe would generate it: without data.generate, one clear error
+        fit("fql-hopper", tmp_path / "nope", tmp_path, "--data.init_args.generate=null")
     assert "does not exist" in capsys.readouterr().err

@@ -77,6 +77,7 @@ class OfflineRLDataModule(LightningDataModule):
         test_episodes: int = 10,
         test_seed: int = 100_000,
         max_episode_steps: int | None = None,
+        generate: dict | None = None,
     ) -> None:
         """
         Args:
@@ -88,6 +89,9 @@ class OfflineRLDataModule(LightningDataModule):
             test_episodes: episodes of ``litlab test`` / ``litlab predict`` (run in lock-step).
             test_seed: reset seed of the first test episode (episode i uses test_seed + i).
             max_episode_steps: time limit of the test episodes (None keeps the environment's).
+            generate: where ``path`` holds no dataset, run ``python -m litlab.rl.offline`` first with these options
+                (``env`` required, e.g. ``{env: Hopper-v5}``; other keys are its flags with underscores, defaults
+                otherwise) into ``path``'s parent folder; needs stable-baselines3. None: refuse a missing path.
         """
         super().__init__()
         if batch_size < 1:
@@ -100,13 +104,17 @@ class OfflineRLDataModule(LightningDataModule):
             raise ValueError(f"max_episode_steps must be >= 1 or None, got {max_episode_steps}")
         self.test_episodes, self.test_seed, self.max_episode_steps = test_episodes, test_seed, max_episode_steps
         self.path, self.batch_size, self.seed, self.action_clip = path, batch_size, seed, action_clip
-        self.with_next_actions = with_next_actions
+        self.with_next_actions, self.generate = with_next_actions, generate
+        if generate is not None and "env" not in generate:
+            raise ValueError(f"generate must name the env (e.g. {{env: Hopper-v5}}), got {generate!r}")
         self.tensors: dict[str, torch.Tensor] | None = None
         self.metadata: OfflineMetadata | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.tensors is not None:
             return
+        if self.generate is not None:
+            generate_if_missing(self.path, self.generate)
         arrays, self.metadata = load_offline_dataset(self.path)
         check_env_sizes(self.path, self.metadata.env_id, arrays["observations"].shape[1], arrays["actions"].shape[1])
         actions = arrays["actions"]
@@ -150,6 +158,26 @@ class OfflineRLDataModule(LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
+
+
+def generate_if_missing(path: str, options: dict) -> None:
+    """Write the offline datasets of ``options["env"]`` next to ``path`` unless ``path`` exists already."""
+    from pathlib import Path
+
+    if Path(path).is_dir():
+        return
+    from litlab.rl.offline.__main__ import _parser, generate
+
+    args = _parser().parse_args(["--env", str(options["env"]), "--out", str(Path(path).parent)])
+    for key, value in options.items():
+        if key != "env" and not hasattr(args, key):
+            raise ValueError(f"generate: unknown option {key!r}; expected env and any of {sorted(vars(args))}")
+        setattr(args, key, value)
+    print(f"litlab: {path} does not exist; generating the {args.env} datasets into {args.out} (once)")
+    written = generate(args)
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f"generate wrote {[str(p) for p in written.values()]}, not path={path!r}; "
+                                "point path at one of them")  # fmt: skip
 
 
 def check_env_sizes(path: str, env_id: str, obs_dim: int, action_dim: int) -> None:
