@@ -132,14 +132,9 @@ def test_train_from_hf_minimax_then_export(corpus, tmp_path):
 # ---- alignment -----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def task_dir(tmp_path_factory) -> Path:
-    from litlab.alignment.data.synthetic import ArithmeticTask, task_files
-    from litlab.alignment.data.tokenizer import train_task_tokenizer
+    from alignment_fixtures import write_arithmetic_task
 
-    root = tmp_path_factory.mktemp("arith")
-    paths = task_files(ArithmeticTask(n_train=16, n_val=4, n_eval=2, n_test=2), root)
-    rows = [json.loads(line) for p in paths.values() for line in p.read_text().splitlines()]
-    train_task_tokenizer([r["prompt"] + r.get("chosen", "") + r.get("rejected", "") for r in rows], root / "tokenizer")
-    return root
+    return write_arithmetic_task(tmp_path_factory.mktemp("arith"), n_train=16, n_val=4, n_eval=2, n_test=2)
 
 
 def _align(path: Path, module: str, task_dir: Path, policy: dict, tokenizer: Path) -> str:
