@@ -26,9 +26,11 @@ def _print_config(capsys, *args: str) -> dict:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
+    """Six small Python files (documents for the train/val/test split, text for a 300-token BPE)."""
     root = tmp_path_factory.mktemp("corpus")
-    for i in range(10):
-        (root / f"f{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n\n" * 30)
+    text = "".join(f"def g{i}(y):\n    return y * {i} - {i % 7}\n\n" for i in range(40))
+    for name in "abcdef":
+        (root / f"{name}.py").write_text(text)
     return root
 
 
