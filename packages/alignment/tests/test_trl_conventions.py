@@ -22,6 +22,7 @@ SYSTEM = {"role": "system", "content": "You are a careful calculator. " * 12}  #
 ROWS = [
     {"chosen": "What is 1 + 1? <answer>2</answer>", "rejected": "What is 1 + 1? <answer>3</answer>"},  # implicit
     {"prompt": "What is 4 + 4? <ans", "chosen": "wer>8</answer>", "rejected": "wer>9</answer>"},  # merge at the cut
+    {"prompt": "What is 4 + 4? <ans", "chosen": "wer>8</answer>", "rejected": " no"},  # merges on one side only
     {"chosen": [SYSTEM, {"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "5"}],
      "rejected": [SYSTEM, {"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "6"}]},
     {"prompt": [{"role": "user", "content": "What is 7 + 1?"}],
@@ -92,3 +93,14 @@ def test_litlab_convention_is_kept_as_an_option(tokenizer, tmp_path):
     assert side.input_ids[side.label_start : side.label_end] == trl_chosen[: -len(newline)]  # stops at <|im_end|>
     with pytest.raises(ValueError, match="convention"):
         PreferenceEncoder(tokenizer, {tokenizer.eos_token_id}, max_length=8, max_prompt_length=None, convention="x")
+
+
+def test_one_boundary_for_both_sides_where_a_token_spans_it(tokenizer, tmp_path):
+    row = ROWS[2]  # "<ans" + "wer>" merges on the chosen side only
+    prompt, (chosen, rejected) = _encode(tokenizer, row, tmp_path)
+    enc = PreferenceEncoder(tokenizer, {tokenizer.eos_token_id}, max_length=512, max_prompt_length=None,
+                            convention="litlab")  # fmt: skip
+    own_chosen, own_rejected = enc.encode(load_preference_rows(str(tmp_path / "rows.jsonl"))[0][0])
+    assert own_chosen.label_start < own_rejected.label_start  # litlab: each side its own boundary
+    assert len(prompt) == own_chosen.label_start  # TRL: the shorter one for both
+    assert tokenizer.decode(rejected).endswith(" no<|endoftext|>") and tokenizer.decode(rejected) != " no<|endoftext|>"
