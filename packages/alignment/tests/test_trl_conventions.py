@@ -104,3 +104,21 @@ def test_one_boundary_for_both_sides_where_a_token_spans_it(tokenizer, tmp_path)
     assert own_chosen.label_start < own_rejected.label_start  # litlab: each side its own boundary
     assert len(prompt) == own_chosen.label_start  # TRL: the shorter one for both
     assert tokenizer.decode(rejected).endswith(" no<|endoftext|>") and tokenizer.decode(rejected) != " no<|endoftext|>"
+
+
+def test_synthetic_task_writes_conversational_rows(tmp_path, task_dir):
+    from litlab.alignment.data.synthetic import main
+    from litlab.alignment.lit import PreferenceDataModule
+
+    main(["--out", str(tmp_path / "arith"), "--n-train", "6", "--conversational"])
+    chat = [json.loads(line) for line in open(tmp_path / "arith" / "train_chat.jsonl")]
+    plain = [json.loads(line) for line in open(tmp_path / "arith" / "train.jsonl")]
+    assert len(chat) == len(plain) == 6
+    for c, p in zip(chat, plain, strict=True):
+        assert c["prompt"] == [{"role": "user", "content": p["prompt"].rstrip("\n")}]
+        assert c["chosen"] == [{"role": "assistant", "content": p["chosen"]}]
+        assert c.get("rejected_terminated") == p.get("rejected_terminated")
+    dm = PreferenceDataModule(train_files=[str(tmp_path / "arith" / "train_chat.jsonl")],
+                              tokenizer=str(task_dir / "tokenizer"), chat_template=CHAT)  # fmt: skip
+    dm.setup("fit")
+    assert dm.report["train"]["usable"] == 6

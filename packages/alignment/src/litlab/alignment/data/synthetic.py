@@ -10,6 +10,10 @@ test_id / test_ood prompts, `n_test` each) is drawn after the others from the sa
 overlaps them by construction of the stream and leaves the earlier splits as they were.
 
     python -m litlab.alignment.data.synthetic --out data/arith      # writes the files listed in `write`
+    python -m litlab.alignment.data.synthetic --out data/arith --conversational   # + train/val/test_chat.jsonl
+
+`--conversational` also writes the preference splits as TRL conversational rows (`*_chat.jsonl`: the prompt
+one user message, each answer one assistant message, the litlab flags kept), for chat-template training.
 """
 
 from __future__ import annotations
@@ -181,16 +185,40 @@ def task_files(task: ArithmeticTask, out_dir: str | Path) -> dict[str, Path]:
     return {n.removesuffix(".jsonl"): out / n for n in names}
 
 
+def conversational_row(row: dict) -> dict:
+    """A standard preference row as a TRL conversational one (user prompt, assistant answers); other keys kept."""
+    out = dict(row)
+    out["prompt"] = [{"role": "user", "content": row["prompt"].rstrip("\n")}]
+    for side in ("chosen", "rejected"):
+        out[side] = [{"role": "assistant", "content": row[side]}]
+    return out
+
+
+def write_conversational(paths: dict[str, Path]) -> dict[str, Path]:
+    """Write `<split>_chat.jsonl` beside the train / val / test preference files; returns the new paths."""
+    written = {}
+    for split in ("train", "val", "test"):
+        src = paths[split]
+        written[f"{split}_chat"] = dst = src.with_name(f"{split}_chat.jsonl")
+        rows = [conversational_row(json.loads(line)) for line in open(src) if line.strip()]
+        dst.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-train", type=int, default=4000)
     p.add_argument("--degenerate-fraction", type=float, default=0.5)
+    p.add_argument("--conversational", action="store_true", help="also write train/val/test_chat.jsonl")
     args = p.parse_args(argv)
     task = ArithmeticTask(seed=args.seed, n_train=args.n_train, degenerate_fraction=args.degenerate_fraction)
-    for split, path in task_files(task, args.out).items():
-        print(f"{split:9s} {path}")
+    paths = task_files(task, args.out)
+    if args.conversational:
+        paths |= write_conversational(paths)
+    for split, path in paths.items():
+        print(f"{split:10s} {path}")
 
 
 if __name__ == "__main__":
