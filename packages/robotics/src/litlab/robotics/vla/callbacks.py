@@ -26,7 +26,8 @@ class ClosedLoopEval(Callback):
                  strip_frames: int = 8):
         if episodes < 1 or every_n_validations < 1:
             raise ValueError(f"need episodes >= 1 and every_n_validations >= 1, got {episodes}, {every_n_validations}")
-        self.episodes, self.every, self.offset, self.strip_frames = episodes, every_n_validations, seed_offset, strip_frames
+        self.episodes, self.every = episodes, every_n_validations
+        self.offset, self.strip_frames = seed_offset, strip_frames
         self._count = 0
         self.last: dict | None = None
 

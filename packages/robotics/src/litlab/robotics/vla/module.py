@@ -177,7 +177,8 @@ def read_checkpoint(path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # truncated zip, pickle garbage, ...: all mean the same thing to the user
-        raise ValueError(f"checkpoint {path} cannot be read (truncated or not a checkpoint): {type(e).__name__}: {e}") from e
+        raise ValueError(f"checkpoint {path} cannot be read (truncated or not a checkpoint): "
+                         f"{type(e).__name__}: {e}") from e
     if not isinstance(ckpt, dict) or CKPT_KEY not in ckpt or "state_dict" not in ckpt:
         raise ValueError(f"checkpoint {path} has no '{CKPT_KEY}' or 'state_dict': not written by VLAModule")
     VLAProcessor.from_dict(ckpt[CKPT_KEY], where=f"checkpoint {path}")  # raises on edited statistics
