@@ -76,7 +76,9 @@ def test_lm_recipes_test_and_predict(recipe, corpus, prompts, tmp_path):
 
 # ---- alignment: SFT, then each preference recipe from the SFT checkpoint -------------------------------------
 TINY_BACKBONE = {"dim": 32, "num_layers": 2, "num_heads": 2, "head_dim": 16, "pattern": "LS"}
-ALIGN_TRAINER = ["--trainer.max_steps=2", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1"]
+# one step, no sanity check: the validation pass (with its greedy generation) runs once, at the end
+ALIGN_TRAINER = ["--trainer.max_steps=1", "--trainer.val_check_interval=1", "--trainer.limit_val_batches=1",
+                 "--trainer.num_sanity_val_steps=0"]  # fmt: skip
 
 
 def align_overrides(path: Path, module: str, task_dir: Path, prompts: Path, **policy) -> list[str]:
@@ -93,9 +95,14 @@ def align_overrides(path: Path, module: str, task_dir: Path, prompts: Path, **po
 
 @pytest.fixture(scope="module")
 def task_dir(tmp_path_factory) -> Path:
-    from alignment_fixtures import write_arithmetic_task
+    from litlab.alignment.data.synthetic import ArithmeticTask, task_files
+    from litlab.alignment.data.tokenizer import train_task_tokenizer
 
-    return write_arithmetic_task(tmp_path_factory.mktemp("arith"), n_train=24, n_val=4, n_eval=3, n_test=5)
+    root = tmp_path_factory.mktemp("arith")
+    paths = task_files(ArithmeticTask(n_train=24, n_val=4, n_eval=3, n_test=5), root)
+    rows = [json.loads(line) for p in paths.values() for line in p.read_text().splitlines()]
+    train_task_tokenizer([r["prompt"] + r.get("chosen", "") + r.get("rejected", "") for r in rows], root / "tokenizer")
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +164,17 @@ def test_rl_recipes_test_and_predict(recipe, hopper, tmp_path):
         assert r["normalized_return"] == pytest.approx(expected)
     mean = sum(r["normalized_return"] for r in rows) / 3
     assert metrics["test/normalized_return"] == pytest.approx(mean, rel=1e-5)  # same seeds: same episodes
+
+
+# ---- robotics: the spline toy (FAST and binning arms) -------------------------------------------------------
+@pytest.mark.parametrize("recipe", ["spline-toy-fast", "spline-toy-binning"])
+def test_spline_toy_recipes_test_and_predict(recipe, tmp_path):
+    model = ["--model.init_args.n_train=120", "--model.init_args.n_val=3", "--model.init_args.n_test=5",
+             "--model.init_args.horizon=20", "--model.init_args.dim=32", "--model.init_args.batch_size=4"]  # fmt: skip
+    fit = [*model, "--trainer.max_steps=2", "--trainer.val_check_interval=2", "--trainer.num_sanity_val_steps=0"]
+    metrics, rows = fit_test_predict(f"robotics/{recipe}", tmp_path, fit, model)
+    assert {"test/mse", "test/decode_failures", "test/copy_frac_pred"} <= set(metrics)
+    assert [r["index"] for r in rows] == [0, 1, 2, 3, 4] and all(len(r["prediction"]) == 20 for r in rows)
+    for r in rows:  # each row's MSE follows from its own prediction and target
+        assert r["mse"] == pytest.approx(sum((p - t) ** 2 for p, t in zip(r["prediction"], r["target"])) / 20)
+    assert metrics["test/mse"] == pytest.approx(sum(r["mse"] for r in rows) / 5, rel=1e-4)  # same greedy decode

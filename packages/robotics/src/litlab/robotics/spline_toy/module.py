@@ -85,7 +85,9 @@ class SplineToy(L.LightningModule):
         lr: peak AdamW learning rate (weight decay 0.01 on every parameter; linear warm-up, then cosine
             decay to 10% over the fit's optimizer steps, i.e. ``--trainer.max_steps``).
         warmup_steps: warm-up steps (shortened to end one step before a shorter run).
-        seed: data seed (validation uses seed + 1).
+        seed: data seed (validation uses seed + 1, the test split of ``litlab test`` / ``predict`` seed + 2).
+        n_test: held-out curves of the test split (MSE of greedy decoding; never seen in training or
+            validation).
     """
 
     def __init__(
@@ -100,12 +102,16 @@ class SplineToy(L.LightningModule):
         lr: float = 1e-3,
         warmup_steps: int = 50,
         seed: int = 0,
+        n_test: int = 128,
     ):
         super().__init__()
         check_schedule(lr=lr, warmup_steps=warmup_steps, min_lr_ratio=0.1)
         self.save_hyperparameters()
         self.train_points, self.train_curves = spline_toy_batch(n_train, horizon, seed)
         self.val_points, self.val_curves = spline_toy_batch(n_val, horizon, seed + 1)
+        if n_test < 1:
+            raise ValueError(f"n_test: got {n_test}, expected at least 1 test curve")
+        self.test_points, self.test_curves = spline_toy_batch(n_test, horizon, seed + 2)
         self.codec = ActionCodec(tokenizer, horizon, self.train_curves)
         self.model = SplineToyModel(self.codec.vocab_size, dim, num_layers)
         # the training pool, tokenized once: points [N, 4, 2], teacher-forcing inputs/targets [N, L_max]
@@ -125,18 +131,24 @@ class SplineToy(L.LightningModule):
         self.log("train/lr", self.optimizers().param_groups[0]["lr"])
         return loss
 
-    def evaluate(self, n: int | None = None) -> dict:
-        """Greedy decoding on the held-out curves: MSE, strict failures, copy fractions."""
-        n = n or len(self.val_curves)
-        points = torch.as_tensor(self.val_points[:n], dtype=torch.float32, device=self.device)
+    def _decode(self, knots: np.ndarray) -> tuple[list[list[int]], np.ndarray, int]:
+        """Greedy generation from knots ``[n, 4, 2]``: (token ids, decoded curves ``[n, T]``, strict failures)."""
+        points = torch.as_tensor(knots, dtype=torch.float32, device=self.device)
         eos = self.codec.eos if self.codec.kind == "fast" else None
         gen = self.model.generate(points, self.codec.bos, self.codec.budget, self.codec.allowed(), eos)
-        curves, failures = self.codec.decode(gen)
-        truth = self.codec.encode(self.val_curves[:n])
+        return gen, *self.codec.decode(gen)
+
+    def evaluate(self, n: int | None = None, split: str = "val") -> dict:
+        """Greedy decoding on the held-out curves of ``split`` (val or test): MSE, strict failures, copy fractions."""
+        knots, targets = (self.val_points, self.val_curves) if split == "val" else (self.test_points, self.test_curves)
+        n = n or len(targets)
+        eos = self.codec.eos if self.codec.kind == "fast" else None
+        gen, curves, failures = self._decode(knots[:n])
+        truth = self.codec.encode(targets[:n])
         copy = lambda seqs: np.mean([np.mean(np.diff(s) == 0) for s in seqs if len(s) > 1])  # noqa: E731
         gen_actions = [s[: s.index(self.codec.eos)] if self.codec.eos in s else s for s in gen]
         return {
-            "mse": float(np.mean((curves - self.val_curves[:n]) ** 2)),
+            "mse": float(np.mean((curves - targets[:n]) ** 2)),
             "decode_failures": failures / n,
             "copy_frac_pred": float(copy(gen_actions)),
             "copy_frac_true": float(copy([s[:-1] if eos is not None else s for s in truth])),
@@ -145,6 +157,29 @@ class SplineToy(L.LightningModule):
     def validation_step(self, idx, _):
         if idx[0] == 0:
             self.log_dict({f"val/{k}": v for k, v in self.evaluate().items()})
+
+    def test_step(self, idx, _):
+        """``litlab test``: the metrics of :meth:`evaluate` on the test split (seed + 2), logged under ``test/``."""
+        if idx[0] == 0:
+            self.log_dict({f"test/{k}": v for k, v in self.evaluate(split="test").items()})
+
+    def predict_step(self, idx, _) -> list[dict]:
+        """``litlab predict``: one row per test curve (knots, decoded curve, target, its MSE, tokens generated)."""
+        idx = idx.tolist()
+        gen, curves, _ = self._decode(self.test_points[idx])
+        rows = []
+        for i, g, curve in zip(idx, gen, curves):
+            target = self.test_curves[i]
+            rows.append({"index": i, "knots": self.test_points[i].tolist(), "prediction": curve.tolist(),
+                         "target": target.tolist(), "mse": float(np.mean((curve - target) ** 2)),
+                         "tokens": g.index(self.codec.eos) if self.codec.eos in g else len(g)})  # fmt: skip
+        return rows
+
+    def test_dataloader(self):
+        return DataLoader(_Pool(self.test_points, self.test_curves), batch_size=len(self.test_curves))
+
+    def predict_dataloader(self):
+        return DataLoader(_Pool(self.test_points, self.test_curves), batch_size=self.hparams.batch_size)
 
     def train_dataloader(self):
         return DataLoader(
