@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule, Trainer
 
 from litlab.rl.eval.rollout import evaluate_episodes
+from litlab.shared.callbacks import PeriodicEval
 
 
-class OfflineEvalCallback(Callback):
-    """Periodic evaluation rollouts with normalized returns, a CSV and a plot."""
+class OfflineEvalCallback(PeriodicEval):
+    """Periodic evaluation rollouts with normalized returns, a CSV and a plot (schedule: `PeriodicEval`)."""
 
     def __init__(
         self, every_n_steps: int = 10_000, num_episodes: int = 10, seed: int = 0, max_episode_steps: int | None = None
@@ -34,7 +35,8 @@ class OfflineEvalCallback(Callback):
         """
         if every_n_steps < 1 or num_episodes < 1:
             raise ValueError(f"every_n_steps and num_episodes must be >= 1, got {every_n_steps}, {num_episodes}")
-        self.every_n_steps, self.num_episodes, self.seed = every_n_steps, num_episodes, seed
+        super().__init__(every_n_steps)
+        self.num_episodes, self.seed = num_episodes, seed
         self.max_episode_steps = max_episode_steps
         self.history: list[dict[str, float]] = []
 
@@ -47,15 +49,12 @@ class OfflineEvalCallback(Callback):
     def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
         meta = self._metadata(trainer)
         gen = torch.Generator(device=pl_module.device).manual_seed(self.seed)
-        was_training = pl_module.training
-        pl_module.eval()
 
         def policy(obs: np.ndarray) -> np.ndarray:
             x = torch.as_tensor(obs, dtype=torch.float32, device=pl_module.device)
             return pl_module.sample_actions(x, gen).cpu().numpy().astype(np.float64)
 
         returns = evaluate_episodes(meta.env_id, policy, self.num_episodes, self.seed, self.max_episode_steps)
-        pl_module.train(was_training)
         scores = meta.normalized_score(returns)
         row = {
             "step": float(trainer.global_step),
@@ -64,17 +63,10 @@ class OfflineEvalCallback(Callback):
             "normalized_return_std": float(scores.std()),
         }
         self.history.append(row)
-        for logger in trainer.loggers:
-            logger.log_metrics({f"eval/{k}": v for k, v in row.items() if k != "step"}, step=trainer.global_step)
-        return row
-
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args) -> None:
-        if trainer.global_step % self.every_n_steps == 0:
-            self.evaluate(trainer, pl_module)
+        return {f"eval/{k}": v for k, v in row.items() if k != "step"}
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not self.history or self.history[-1]["step"] != trainer.global_step:
-            self.evaluate(trainer, pl_module)
+        super().on_train_end(trainer, pl_module)  # the final evaluation, unless this step had one
         if trainer.is_global_zero and trainer.log_dir is not None:
             self.save(Path(trainer.log_dir), self._metadata(trainer).env_id)
 

@@ -13,9 +13,10 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule, Trainer
 
 from litlab.rl.eval.stats import iqm_bootstrap_ci
+from litlab.shared.callbacks import PeriodicEval
 
 
 def shot_table(returns: np.ndarray, normalized: np.ndarray, resamples: int = 1000) -> list[dict]:
@@ -49,7 +50,7 @@ def plot_shots(rows: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-class ICRLEvalCallback(Callback):
+class ICRLEvalCallback(PeriodicEval):
     """Cold-start in-context evaluation on the DataModule's held-out tasks.
 
     Args:
@@ -63,24 +64,13 @@ class ICRLEvalCallback(Callback):
             raise ValueError(
                 f"need every_n_steps >= 0, episodes >= 1, seeds >= 1; got {every_n_steps}, {episodes}, {seeds}"
             )
-        self.every_n_steps, self.episodes, self.seeds = every_n_steps, episodes, seeds
-        self._last = -1
+        super().__init__(every_n_steps)
+        self.episodes, self.seeds = episodes, seeds
+        self.rows: list[dict] = []  # the latest evaluation's shot table
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args) -> None:
-        step = trainer.global_step
-        if self.every_n_steps and step % self.every_n_steps == 0 and step != self._last:
-            self.evaluate(trainer, pl_module)
-
-    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.global_step != self._last:
-            self.evaluate(trainer, pl_module)
-
-    def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> list[dict]:
-        self._last = trainer.global_step
-        was_training = pl_module.training
-        pl_module.eval()
+    def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
+        """Rollouts of every held-out task (schedule, eval mode and logging: `PeriodicEval`)."""
         outs = [pl_module.rollout(item, self.episodes, self.seeds) for item in trainer.datamodule.eval_tasks()]
-        pl_module.train(was_training)
         rets = np.concatenate([o["returns"] for o in outs])
         norm = np.concatenate([o["normalized"] for o in outs])
         rows = shot_table(rets, norm)
@@ -90,10 +80,9 @@ class ICRLEvalCallback(Callback):
             if r["shot"] in (1, 2, 4, 8, 16, 32, 64) or r["shot"] == len(rows):
                 metrics[f"eval/return_shot{r['shot']}"] = r["return_mean"]
                 metrics[f"eval/normalized_iqm_shot{r['shot']}"] = r["norm_iqm"]
-        for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=trainer.global_step)
         self._write(trainer, rows)
-        return rows
+        self.rows = rows
+        return metrics
 
     def _write(self, trainer: Trainer, rows: list[dict]) -> None:
         folder = Path(trainer.log_dir or trainer.default_root_dir)
