@@ -13,6 +13,7 @@ column, a NaN/inf value, mismatched lengths or shapes, or incomplete metadata ra
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,16 +97,26 @@ def validate_arrays(arrays: dict[str, np.ndarray], name: str) -> dict[str, np.nd
     return out
 
 
+def generate_command(path: str | Path) -> str:
+    """The generator command that writes ``path`` (``<out>/<task>-<kind>-v5``), its env read from the name."""
+    path = Path(path)
+    task = re.fullmatch(r"(.+?)-(random|medium|medium-replay|expert)-v5", path.name)
+    env = "<Env>-v5"
+    if task is not None:
+        import gymnasium as gym
+
+        env = next((k for k in gym.registry if k.lower() == f"{task.group(1)}-v5"), env)
+    return f"python -m litlab.rl.offline --env {env} --out {path.parent}"
+
+
 def load_offline_dataset(path: str | Path) -> tuple[dict[str, np.ndarray], OfflineMetadata]:
     """Load and validate a dataset folder written by :func:`save_offline_dataset`."""
     import datasets
 
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(
-            f"offline dataset {str(path)!r} does not exist; generate it with "
-            "`python -m litlab.rl.offline --env Hopper-v5 --out data/rl` (see packages/rl/README.md)"
-        )
+        raise FileNotFoundError(f"offline dataset {str(path)!r} does not exist; generate it with "
+                                f"`{generate_command(path)}` (see packages/rl/README.md)")  # fmt: skip
     meta_file = path / METADATA_FILE
     if not meta_file.is_file():
         raise ValueError(f"dataset {str(path)!r}: no {METADATA_FILE}; it was not written by save_offline_dataset")
