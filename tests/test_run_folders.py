@@ -106,7 +106,8 @@ def test_ckpt_path_of_another_module_class_is_refused_by_name(tmp_path, recipe, 
     other = ["--model.class_path=cli_fixtures.SequenceRegression"]
     code, err = error_of(capsys, ["fit", *recipe, *other, "--trainer.max_steps=4", "--ckpt_path", ckpt])
     assert code == 1
-    assert "is a checkpoint of cli_fixtures.RegressionModel, but the model given is cli_fixtures.SequenceRegression" in err
+    expected = "is a checkpoint of cli_fixtures.RegressionModel, but the model given is cli_fixtures.SequenceRegression"
+    assert expected in err
 
 
 def test_interrupt_saves_last_ckpt_and_resume_goes_on_from_it(tmp_path: Path, recipe: list[str], capsys) -> None:  # noqa: ANN001
@@ -162,5 +163,6 @@ def test_unwritable_runs_root_is_one_line_naming_the_folder(tmp_path, recipe, ca
 
     monkeypatch.setattr(Path, "mkdir", denied)
     code, err = error_of(capsys, ["fit", *recipe])
-    assert code == 1 and f"--trainer.default_root_dir: cannot create the run folder {str(tmp_path / 'runs/reg')!r}" in err
+    folder = str(tmp_path / "runs" / "reg")
+    assert code == 1 and f"--trainer.default_root_dir: cannot create the run folder {folder!r}" in err
     assert "Permission denied" in err and "expected a writable folder" in err
