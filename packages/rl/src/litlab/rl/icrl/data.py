@@ -70,6 +70,26 @@ class RandomWindows(IterableDataset):
             yield hs.meta["group"], read_window(hs, int(task), int(start), self.length, self.target)
 
 
+def generate_missing_sets(paths: list[str], generate: dict[str, dict]) -> None:
+    """Run `python -m litlab.rl.histories` for each path of `generate` that holds no history set yet.
+
+    Entries for folders not among `paths` are skipped (a recipe's default set when `paths` is overridden)."""
+    from pathlib import Path
+
+    for path, options in generate.items():
+        if str(path) not in [str(p) for p in paths] or (Path(path) / "metadata.json").is_file():
+            continue
+        from litlab.rl.histories.__main__ import main
+
+        argv = ["--out", str(path)]
+        for key, value in options.items():
+            flag = "--" + key.replace("_", "-")
+            argv += [flag] if value is True else [] if value is False else [flag, str(value)]
+        command = "python -m litlab.rl.histories " + " ".join(argv)
+        print(f"litlab: {path} holds no history set; generating it once ({command})")
+        main(argv)
+
+
 class HistoryDataModule(LightningDataModule):
     """Learning histories (from `python -m litlab.rl.histories`) for `InContextAgent`.
 
@@ -84,6 +104,8 @@ class HistoryDataModule(LightningDataModule):
         test_tasks_per_batch: held-out tasks rolled out per test batch.
         max_test_tasks: evaluate only the first k held-out tasks of each set (None: all).
         seed: sampling seed.
+        generate: {path: options of `python -m litlab.rl.histories`} for sets to write on first use (where the
+            path holds no set), e.g. `{data/rl/darkroom-q50: {family: darkroom, episodes: 1000, quality: 0.5}}`.
     """
 
     def __init__(
@@ -98,6 +120,7 @@ class HistoryDataModule(LightningDataModule):
         test_tasks_per_batch: int = 16,
         max_test_tasks: int | None = None,
         seed: int = 0,
+        generate: dict[str, dict] | None = None,
     ) -> None:
         super().__init__()
         if target not in ("act", "demo_act"):
@@ -107,6 +130,7 @@ class HistoryDataModule(LightningDataModule):
         if not paths:
             raise ValueError("paths is empty: give at least one history set folder")
         self.save_hyperparameters()
+        generate_missing_sets(paths, generate or {})
         self.sets = [HistorySet(p) for p in paths]  # validated now: a bad set fails before any work
 
     @property
