@@ -95,14 +95,9 @@ def align_overrides(path: Path, module: str, task_dir: Path, prompts: Path, **po
 
 @pytest.fixture(scope="module")
 def task_dir(tmp_path_factory) -> Path:
-    from litlab.alignment.data.synthetic import ArithmeticTask, task_files
-    from litlab.alignment.data.tokenizer import train_task_tokenizer
+    from alignment_fixtures import write_arithmetic_task
 
-    root = tmp_path_factory.mktemp("arith")
-    paths = task_files(ArithmeticTask(n_train=24, n_val=4, n_eval=3, n_test=5), root)
-    rows = [json.loads(line) for p in paths.values() for line in p.read_text().splitlines()]
-    train_task_tokenizer([r["prompt"] + r.get("chosen", "") + r.get("rejected", "") for r in rows], root / "tokenizer")
-    return root
+    return write_arithmetic_task(tmp_path_factory.mktemp("arith"), n_train=24, n_val=4, n_eval=3, n_test=5)
 
 
 @pytest.fixture(scope="module")

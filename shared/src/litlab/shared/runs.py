@@ -29,6 +29,8 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.trainer.states import TrainerFn
 
+from litlab.shared.links import LINKED_SIZES
+
 __all__ = [
     "check_run_name", "claim_version", "resumed_version", "checkpoint_conflicts", "RunCSVLogger",
     "RunProgressBar", "SaveLastOnInterrupt",
@@ -101,12 +103,16 @@ def checkpoint_conflicts(given: Any, stored: Any, prefix: str = "model") -> list
 
     ``given`` is the parsed model configuration before the checkpoint's hyper-parameters were applied,
     ``stored`` the one after. Keys only on one side (a link target, ``dict_kwargs``) are not conflicts, nor
-    a ``None`` the module stored in place of a value it consumed (an aligner stores its policy's
-    ``checkpoint: null``: the weights are in its own checkpoint).
+    is a size linked from the data left unset on the command line (``links.LINKED_SIZES``: the link fills
+    it and ``links.check_linked_sizes`` compares it with the data), nor a ``None`` the module stored in
+    place of a value it consumed (an aligner stores its policy's ``checkpoint: null``: the weights are in
+    its own checkpoint).
     """
     before, after = _flatten(given, prefix), _flatten(stored, prefix)
+    linked = {f"{prefix}.init_args.{name}" for name in LINKED_SIZES}
     return [f"{k}: command line {before[k]!r}, checkpoint {after[k]!r}"
-            for k in before if k in after and before[k] != after[k] and after[k] is not None]  # fmt: skip
+            for k in before if k in after and before[k] != after[k] and after[k] is not None
+            and not (k in linked and before[k] is None)]  # fmt: skip
 
 
 class SaveLastOnInterrupt(Callback):
