@@ -39,7 +39,8 @@ def variants():
     """(plan name, plan patch, launch name, launch patch) as ``KernelConfig.patched`` patches of the GPU's default:
     the segment plan (programs per SM of the backward, the forward's own coarser segments and their local-state
     pieces) crossed with the forward's copies and launches (the TMA forward at 3 or 2 stages, pointer loads at 4
-    or 8 warps). The grids of earlier runs (options since removed) are recorded in benchmarks/attention/HISTORY.md runs 8-19."""
+    or 8 warps). The grids of earlier runs (options since removed) are recorded in
+    benchmarks/attention/HISTORY.md runs 8-19."""
     ptr = {"tma_widths": []}
     rows = [
         ("shipped", {}, "tma-w4s3", {}),  # the first row is the reference and the shipped configuration

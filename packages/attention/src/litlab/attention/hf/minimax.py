@@ -59,7 +59,8 @@ def backbone_from_minimax(hf) -> tuple[BackboneConfig, bool]:
     beta = {getattr(hf, f"{p}_beta_factor") for p in _FACTORS}
     if len(alpha) > 1 or len(beta) > 1:
         raise ValueError(f"MiniMaxConfig residual factors differ between sub-layers (alpha {sorted(alpha)}, beta "
-                         f"{sorted(beta)}): litlab's Backbone has one residual_alpha and one residual_beta")  # fmt: skip
+                         f"{sorted(beta)}): litlab's Backbone has one residual_alpha and one "
+                         "residual_beta")  # fmt: skip
     for name in ("router_jitter_noise", "attention_dropout"):
         if getattr(hf, name, 0.0):
             log.warning("MiniMaxConfig.%s=%s is not reproduced by litlab (training-time only)", name, getattr(hf, name))

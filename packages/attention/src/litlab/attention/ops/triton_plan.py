@@ -72,7 +72,8 @@ def make_plan(b, t, h, tiles, cu_seqlens, cfg: KernelConfig, seg, device, tma: b
     (its programs are longer-lived and fewer fit on an SM than the backward's; merged into one: whole
     sequences, no local-state pass). Only the TMA forward (``tma``) runs several merged segments; the pointer
     forward merges only into whole sequences (its 2 programs per SM, 90 KB each, lost to fewer, longer ones at
-    32k-64k: benchmarks/attention/HISTORY.md run 17); merged segments cut their local-state pass into pieces (``_split``).
+    32k-64k: benchmarks/attention/HISTORY.md run 17); merged segments cut their local-state pass into pieces
+    (``_split``).
     Uniform batches' plans are cached by (shapes, SM count, cfg): planning is host time spent on every call."""
     chunk = max(cfg.fwd_chunk, cfg.bwd_chunk)
     if seg is not None and (seg < 1 or seg % chunk):

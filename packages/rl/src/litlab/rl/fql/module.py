@@ -24,12 +24,12 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 
+from litlab.rl.eval.rollout import evaluate_episodes
 from litlab.rl.fql.agent import FlowBCAgent, FQLAgent
 from litlab.rl.fql.graph import COMPILE_MODES as INDUCTOR_MODES
 from litlab.rl.fql.graph import compile_fn
 from litlab.rl.fql.iql import IQLAgent
 from litlab.rl.fql.rebrac import ReBRACAgent
-from litlab.rl.eval.rollout import evaluate_episodes
 
 SHOWN = ("critic_loss", "bc_flow_loss", "distill_loss", "q_mean", "actor_loss")
 COMPILE_MODES = (*INDUCTOR_MODES, "aot_eager")  # aot_eager: traced only (the backend of that name)

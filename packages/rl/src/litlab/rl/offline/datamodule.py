@@ -196,5 +196,6 @@ def check_env_sizes(path: str, env_id: str, obs_dim: int, action_dim: int) -> No
     obs_shape, act_shape = env.observation_space.shape, env.action_space.shape
     env.close()
     if obs_shape != (obs_dim,) or act_shape != (action_dim,):
-        raise ValueError(f"dataset {path!r}: observations of size {obs_dim} and actions of size {action_dim}, but "
-                         f"its env {env_id} has observation shape {obs_shape} and action shape {act_shape}")  # fmt: skip
+        raise ValueError(f"dataset {path!r}: observations of size {obs_dim} and actions of size {action_dim}, "
+                         f"but its env {env_id} has observation shape {obs_shape} and action shape "
+                         f"{act_shape}")  # fmt: skip
