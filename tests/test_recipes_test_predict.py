@@ -173,3 +173,18 @@ def test_spline_toy_recipes_test_and_predict(recipe, tmp_path):
     for r in rows:  # each row's MSE follows from its own prediction and target
         assert r["mse"] == pytest.approx(sum((p - t) ** 2 for p, t in zip(r["prediction"], r["target"])) / 20)
     assert metrics["test/mse"] == pytest.approx(sum(r["mse"] for r in rows) / 5, rel=1e-4)  # same greedy decode
+
+
+def test_smpo_hf_recipe_test_and_predict(tmp_path, task_dir, prompts):
+    pytest.importorskip("peft")
+    from litlab.alignment.models.tiny_hf import make_tiny_llama
+
+    folder = make_tiny_llama(tmp_path / "tiny-llama", tokenizer=task_dir / "tokenizer", hidden=32)
+    args = align_overrides(tmp_path / "over.yaml", "PreferenceAligner", task_dir, prompts)
+    over = yaml.safe_load((tmp_path / "over.yaml").read_text())  # the recipe's HF policy (LoRA) on the tiny Llama
+    over["model"]["init_args"]["policy"] = {"class_path": "HFCausalLM", "init_args": {"path": str(folder)}}
+    over["data"]["init_args"]["tokenizer"] = str(folder)
+    (tmp_path / "over.yaml").write_text(yaml.safe_dump(over))
+    metrics, rows = fit_test_predict("alignment/smpo-hf", tmp_path, [*args, *ALIGN_TRAINER], args)
+    assert 0 <= metrics["test/reward_accuracy"] <= 1 and "test/loss" in metrics
+    check_alignment_results(metrics, rows)
