@@ -188,3 +188,26 @@ def test_smpo_hf_recipe_test_and_predict(tmp_path, task_dir, prompts):
     metrics, rows = fit_test_predict("alignment/smpo-hf", tmp_path, [*args, *ALIGN_TRAINER], args)
     assert 0 <= metrics["test/reward_accuracy"] <= 1 and "test/loss" in metrics
     check_alignment_results(metrics, rows)
+
+
+def test_grpo_recipe_test_and_predict(tmp_path):
+    import torch
+
+    from litlab.alignment import LitlabCausalLM
+    from litlab.attention import BackboneConfig
+
+    torch.manual_seed(0)
+    start = tmp_path / "start.pt"  # the recipe starts from an SFT policy: a fresh tiny one stands in
+    torch.save(LitlabCausalLM(384, BackboneConfig(**TINY_BACKBONE)).model.state_dict(), start)
+    policy = {"class_path": "LitlabCausalLM",
+              "init_args": {"vocab_size": 384, "backbone": TINY_BACKBONE, "checkpoint": str(start)}}  # fmt: skip
+    model = {"num_generations": 2, "max_completion_length": 8, "eval_max_completion_length": 8, "policy": policy}
+    data = {"data_dir": str(tmp_path / "task"), "task": {"n_train": 8, "n_val": 2, "n_eval": 2},  # test: n_eval
+            "batch_size": 2, "eval_batch_size": 2}  # fmt: skip
+    over = {"model": {"class_path": "GRPOAligner", "init_args": model},
+            "data": {"class_path": "PromptDataModule", "init_args": data}}  # fmt: skip
+    (tmp_path / "over.yaml").write_text(yaml.safe_dump(over))
+    args = ["--config", str(tmp_path / "over.yaml")]
+    metrics, rows = fit_test_predict("alignment/grpo", tmp_path, [*args, *ALIGN_TRAINER], args)
+    assert 0 <= metrics["test/accuracy"] <= 1
+    assert len(rows) == 2 and all(isinstance(r["completion"], str) and 0 <= r["length"] <= 8 for r in rows)
