@@ -31,10 +31,11 @@ class TokenData(LightningDataModule):
         return DataLoader(TensorDataset(self.x), batch_size=4)
 
 
-class PlainData(TokenData):
-    """The same data without a `vocab_size` attribute: nothing to link."""
+class PlainData(LightningDataModule):
+    """Token data without a `vocab_size` attribute: nothing to link."""
 
-    vocab_size = property(lambda self: (_ for _ in ()).throw(AttributeError("vocab_size")))
+    def train_dataloader(self) -> DataLoader:
+        return TokenData().train_dataloader()
 
 
 class TokenModel(LightningModule):
@@ -91,7 +92,9 @@ def test_a_disagreeing_hand_set_size_is_refused(tmp_path, capsys):
 def test_a_missing_link_fails_at_once(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         _fit(tmp_path, "TokenModel", "PlainData")
-    assert exc.value.code != 0 and "vocab_size" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and "model.init_args.vocab_size is required and linked from the data" in err
+    assert "the DataModule PlainData has no `vocab_size`" in err
 
 
 def test_a_model_without_the_argument_ignores_the_link(tmp_path):

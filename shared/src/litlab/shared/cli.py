@@ -42,7 +42,13 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from litlab.shared.errors import unwrap_union_error
-from litlab.shared.links import add_size_links, check_linked_sizes, given_sizes, linked_config
+from litlab.shared.links import (
+    add_size_links,
+    check_linked_sizes,
+    check_missing_links,
+    given_sizes,
+    linked_config,
+)
 from litlab.shared.registry import Registry, load_registry
 from litlab.shared.results import RunResultsWriter
 from litlab.shared.runs import (
@@ -152,6 +158,7 @@ class LitlabCLI(LightningCLI):
         """As LightningCLI's, refusing a hand-set size that disagrees with the data's before the trainer."""
         cfg = self.config.get(str(self.subcommand), self.config)
         given, model = given_sizes(cfg.get("model")), cfg.get("model")
+        check_missing_links(model, cfg.get("data"))
         self.config_init = self.parser.instantiate_classes(self.config)
         self.datamodule = self._get(self.config_init, "data")
         self.model = self._get(self.config_init, "model")

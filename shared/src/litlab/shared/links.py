@@ -61,6 +61,25 @@ def given_sizes(model_cfg: Any) -> dict[str, Any]:
     return out
 
 
+def check_missing_links(model_cfg: Any, data_cfg: Any) -> None:
+    """Refuse, before anything is built, a required linked argument that nobody provides: not set by hand,
+    and no DataModule class with an attribute of that name."""
+    if model_cfg is None or not hasattr(model_cfg, "get"):
+        return
+    params = model_parameters(model_cfg.get("class_path"))
+    init_args = model_cfg.get("init_args") or {}
+    data_path = data_cfg.get("class_path") if data_cfg is not None and hasattr(data_cfg, "get") else None
+    data_class = _import(data_path) if data_path else None
+    for name in LINKED_SIZES:
+        if name not in params or params[name].default is not inspect.Parameter.empty:
+            continue
+        given = init_args.get(name) if hasattr(init_args, "get") else None
+        if given is None and not hasattr(data_class, name):
+            source = f"the DataModule {data_class.__name__}" if data_class is not None else "no DataModule"
+            raise ValueError(f"model.init_args.{name} is required and linked from the data, but {source} has no "
+                             f"`{name}`; use a DataModule that provides it or set it by hand")  # fmt: skip
+
+
 def data_sizes(datamodule: Any, model_class_path: str | None) -> dict[str, Any]:
     """The linked names that `datamodule` provides and the model class accepts, with their values."""
     if datamodule is None:
