@@ -157,9 +157,10 @@ class TextDataModule(L.LightningDataModule):
         if self.train_tokens is None:
             self._build()
         trainer = getattr(self, "trainer", None)
-        if trainer is not None and trainer.is_global_zero and trainer.log_dir:
-            os.makedirs(trainer.log_dir, exist_ok=True)
-            self.tokenizer.save(os.path.join(trainer.log_dir, "tokenizer.json"))
+        log_dir = trainer.log_dir if trainer is not None else None  # a broadcast under DDP: every rank asks
+        if log_dir and trainer.is_global_zero:
+            os.makedirs(log_dir, exist_ok=True)
+            self.tokenizer.save(os.path.join(log_dir, "tokenizer.json"))
 
     # ---- public API -------------------------------------------------------------------------------
     @property
