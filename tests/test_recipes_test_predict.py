@@ -211,3 +211,32 @@ def test_grpo_recipe_test_and_predict(tmp_path):
     metrics, rows = fit_test_predict("alignment/grpo", tmp_path, [*args, *ALIGN_TRAINER], args)
     assert 0 <= metrics["test/accuracy"] <= 1
     assert len(rows) == 2 and all(isinstance(r["completion"], str) and 0 <= r["length"] <= 8 for r in rows)
+
+
+# ---- in-context RL: each recipe with a backbone overlay, on tiny Dark Room histories --------------------------
+@pytest.fixture(scope="module")
+def icrl_histories(tmp_path_factory) -> Path:
+    import numpy as np
+
+    from litlab.rl.envs import get_spec
+    from litlab.rl.histories import generate
+
+    root = tmp_path_factory.mktemp("icrl") / "tiny"
+    spec = get_spec("darkroom_tiny")
+    tasks = [int(t) for t in np.concatenate([spec.split()["train"][:4], spec.split()["test"][:1]])]
+    generate(root, spec, tasks, 30, 0.3, tasks_per_job=5)
+    return root
+
+
+@pytest.mark.parametrize(("recipe", "overlay"), [("icrl-darkroom", "icrl-lightning"), ("icrl-keydoor", "icrl-softmax")])
+def test_icrl_recipes_test_and_predict(recipe, overlay, icrl_histories, tmp_path):
+    backbone = "--model.init_args.backbone.init_args"
+    args = ["--config", str(ROOT / f"configs/rl/{overlay}.yaml"), f"--data.init_args.paths=[{icrl_histories}]",
+            "--data.init_args.context=20", "--data.init_args.batch_size=4", "--data.init_args.max_test_tasks=2",
+            f"{backbone}.dim=34", f"{backbone}.num_layers=1"]  # fmt: skip
+    fit = [*args, "--trainer.max_steps=2", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1"]
+    metrics, rows = fit_test_predict(f"rl/{recipe}", tmp_path, fit, args)
+    assert "test/return_last" in metrics and "test/return_shot1" in metrics
+    assert rows and all(len(r["returns"]) == len(r["normalized"]) >= 1 for r in rows)
+    last = [r["returns"][-1] for r in rows]  # held-out tasks' last-shot returns, the test table's return_last
+    assert metrics["test/return_last"] == pytest.approx(sum(last) / len(last), rel=1e-4, abs=1e-6)
