@@ -88,7 +88,7 @@ def report(args) -> None:
             steps = sorted(set.intersection(*(set(c) for c in per_seed.values()))) if per_seed else []
             mean = [statistics.mean(c[s] for c in per_seed.values()) for s in steps]
             ax.plot(steps, mean, color=colour, lw=2.5, label=f"from {start.upper()} (mean of {len(per_seed)})")
-        ax.set(xlabel="GRPO step", ylabel=label, title=label)
+        ax.set(xlabel="GRPO step", ylabel=label, title=label, ylim=(0, 1.02))
         ax.grid(alpha=0.3)
         ax.legend()
     for start in args.starts:
