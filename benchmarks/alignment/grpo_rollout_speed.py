@@ -1,6 +1,7 @@
 """GRPO rollout speed: generation tokens/s and GRPO step time, side by side in one run (no Lightning).
 
-Three policies of one size, random weights, built here (nothing downloaded):
+Three policies of one width and depth (lightning layers add an output gate: 175M vs 167M parameters at the
+defaults), random weights, built here (nothing downloaded):
     lightning   litlab CausalLM, every layer lightning attention: one prefill, then an O(1) recurrent step
                 per token (fp32 state [B, H, d, d]), through `litlab.alignment.generation.generate_rollout`
     softmax     litlab CausalLM, every layer softmax attention (RoPE, KV cache), same path
