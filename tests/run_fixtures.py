@@ -17,7 +17,9 @@ class InterruptAt(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)  # Python raises KeyboardInterrupt at its next check
+            # the handler can run inside a destructor, where the exception is only printed: raise it here then
+            raise KeyboardInterrupt
 
 
 class PickyBackbone(nn.Linear):
