@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import sys
+
 import torch
 from lightning.pytorch import LightningDataModule, LightningModule
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+# the `litlab` command as a subprocess, and the regression recipe the CLI tests write as their base config
+LITLAB = [sys.executable, "-m", "litlab.shared.cli"]
+BASE = {
+    "model": {
+        "class_path": "cli_fixtures.RegressionModel",
+        "init_args": {
+            "backbone": {"class_path": "torch.nn.Linear", "init_args": {"in_features": 4, "out_features": 4}}
+        },
+    },
+    "data": {"class_path": "cli_fixtures.RegressionData"},  # 64 samples, batches of 8: 8 steps an epoch
+    "trainer": {"max_steps": 3, "log_every_n_steps": 1, "enable_model_summary": False, "enable_progress_bar": False},
+}
 
 
 class RegressionData(LightningDataModule):

@@ -12,26 +12,14 @@ import csv
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from cli_fixtures import BASE, LITLAB
 
 from litlab.shared.cli import main
-
-LITLAB = [sys.executable, "-m", "litlab.shared.cli"]
-BASE = {
-    "model": {
-        "class_path": "cli_fixtures.RegressionModel",
-        "init_args": {
-            "backbone": {"class_path": "torch.nn.Linear", "init_args": {"in_features": 4, "out_features": 4}}
-        },
-    },
-    "data": {"class_path": "cli_fixtures.RegressionData"},  # 64 samples, batches of 8: 8 steps an epoch
-    "trainer": {"max_steps": 3, "log_every_n_steps": 1, "enable_model_summary": False, "enable_progress_bar": False},
-}
 
 
 @pytest.fixture
